@@ -1,0 +1,154 @@
+//! The current span: which tracked call a new span nests under.
+//!
+//! It lives in tokio task-local storage, one immutable `Arc` per scope rather than a shared
+//! mutable stack, so that two children awaited together with `join!` each see their own parent.
+//! Sync code uses `sync_scope` of the same task-local, which needs no runtime at all: one
+//! mechanism serves async and sync calls alike.
+
+use crate::client::Client;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use uuid::Uuid;
+
+tokio::task_local! {
+    static CURRENT_SPAN: Arc<ActiveSpan>;
+    static SCOPED_CLIENT: Client;
+}
+
+/// The trace a running span belongs to, shared by all its spans.
+#[derive(Debug)]
+pub struct ActiveTrace {
+    pub(crate) id: Uuid,
+    pub(crate) project_name: Arc<str>,
+    pub(crate) client: Client,
+}
+
+impl ActiveTrace {
+    /// The trace's id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// The trace's project.
+    pub fn project_name(&self) -> &str {
+        &self.project_name
+    }
+}
+
+/// A span that is running: what its children need to know to nest under it.
+#[derive(Debug)]
+pub struct ActiveSpan {
+    pub(crate) id: Uuid,
+    pub(crate) trace: Arc<ActiveTrace>,
+}
+
+impl ActiveSpan {
+    /// The span's id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// The trace the span belongs to.
+    pub fn trace(&self) -> &Arc<ActiveTrace> {
+        &self.trace
+    }
+}
+
+/// The innermost running span of this task (or of this thread, in sync code), if any.
+#[inline]
+pub fn current_span() -> Option<Arc<ActiveSpan>> {
+    CURRENT_SPAN.try_with(Arc::clone).ok()
+}
+
+/// Runs `f` with `span` as the current span.
+#[inline]
+pub(crate) fn sync_scope_span<R>(span: Arc<ActiveSpan>, f: impl FnOnce() -> R) -> R {
+    CURRENT_SPAN.sync_scope(span, f)
+}
+
+/// `fut`, polled with `span` as the current span.
+pub(crate) type SpanScoped<F> = tokio::task::futures::TaskLocalFuture<Arc<ActiveSpan>, F>;
+
+#[inline]
+pub(crate) fn scope_span<F: Future>(span: Arc<ActiveSpan>, fut: F) -> SpanScoped<F> {
+    CURRENT_SPAN.scope(span, fut)
+}
+
+// ---- Which client a new trace reports to -------------------------------------------------------
+
+/// The client installed by `init()`.
+static GLOBAL_CLIENT: RwLock<Option<Client>> = RwLock::new(None);
+
+/// How many clients could receive records now (the global one plus scoped ones). Zero means the
+/// SDK is off and a tracked call runs its body with nothing else than this one relaxed load.
+static LIVE_CLIENTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any client could receive records (one relaxed load: the disabled fast path).
+#[inline(always)]
+pub fn recording() -> bool {
+    LIVE_CLIENTS.load(Ordering::Relaxed) != 0
+}
+
+/// The client a trace started here reports to: the innermost scoped client, else the global one.
+pub(crate) fn client_for_new_trace() -> Option<Client> {
+    if let Ok(c) = SCOPED_CLIENT.try_with(Client::clone) {
+        return Some(c);
+    }
+    GLOBAL_CLIENT
+        .read()
+        .ok()
+        .and_then(|g| g.as_ref().filter(|c| c.is_accepting()).cloned())
+}
+
+/// Installs `client` as the global client; returns the previous one.
+pub(crate) fn set_global_client(client: Option<Client>) -> Option<Client> {
+    let mut slot = match GLOBAL_CLIENT.write() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let had = slot.is_some();
+    let has = client.is_some();
+    let previous = std::mem::replace(&mut *slot, client);
+    match (had, has) {
+        (false, true) => {
+            LIVE_CLIENTS.fetch_add(1, Ordering::Relaxed);
+        }
+        (true, false) => {
+            LIVE_CLIENTS.fetch_sub(1, Ordering::Relaxed);
+        }
+        _ => {}
+    }
+    previous
+}
+
+/// The global client, if one is installed.
+pub(crate) fn global_client() -> Option<Client> {
+    GLOBAL_CLIENT.read().ok().and_then(|g| g.clone())
+}
+
+/// Counts a scoped client as live while it is alive.
+struct LiveGuard;
+
+impl LiveGuard {
+    fn new() -> Self {
+        LIVE_CLIENTS.fetch_add(1, Ordering::Relaxed);
+        LiveGuard
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        LIVE_CLIENTS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub(crate) fn sync_scope_client<R>(client: Client, f: impl FnOnce() -> R) -> R {
+    let _live = LiveGuard::new();
+    SCOPED_CLIENT.sync_scope(client, f)
+}
+
+pub(crate) async fn scope_client<F: Future>(client: Client, fut: F) -> F::Output {
+    let _live = LiveGuard::new();
+    SCOPED_CLIENT.scope(client, fut).await
+}

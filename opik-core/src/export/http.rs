@@ -1,0 +1,178 @@
+//! The HTTP transport: gzip-compressed JSON to Opik's REST API.
+
+use super::transport::{EncodedBatch, SendFuture, SendOutcome, Transport};
+use crate::config::Config;
+use crate::stats::DropReason;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::io::Write;
+use std::time::Duration;
+
+/// Sends batches to `{base}/v1/private/...` with the workspace and key headers.
+pub(crate) struct HttpTransport {
+    client: reqwest::Client,
+    base_url: String,
+}
+
+impl HttpTransport {
+    pub(crate) fn new(config: &Config) -> Result<Self, String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            reqwest::header::CONTENT_ENCODING,
+            HeaderValue::from_static("gzip"),
+        );
+        let workspace = HeaderValue::from_str(config.workspace())
+            .map_err(|_| "workspace name is not a valid HTTP header value".to_owned())?;
+        headers.insert(HeaderName::from_static("comet-workspace"), workspace);
+        if let Some(key) = config.api_key() {
+            // Opik takes the raw key, without "Bearer ".
+            let mut value = HeaderValue::from_str(key.expose())
+                .map_err(|_| "the API key is not a valid HTTP header value".to_owned())?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("opik-rs/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout())
+            .timeout(config.request_timeout())
+            .build()
+            .map_err(|e| format!("could not build the HTTP client: {e}"))?;
+        Ok(HttpTransport {
+            client,
+            base_url: config.base_url().to_owned(),
+        })
+    }
+}
+
+fn gzip(json: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::fast());
+    enc.write_all(json)?;
+    enc.finish()
+}
+
+impl Transport for HttpTransport {
+    fn send<'a>(&'a mut self, batch: &'a EncodedBatch) -> SendFuture<'a> {
+        Box::pin(async move {
+            let body = match gzip(&batch.json) {
+                Ok(b) => b,
+                Err(e) => {
+                    return SendOutcome::Rejected {
+                        reason: DropReason::Serialization,
+                        detail: format!("gzip failed: {e}"),
+                    }
+                }
+            };
+            let url = format!("{}{}", self.base_url, batch.kind.path());
+            let request = match batch.kind.method() {
+                "POST" => self.client.post(url),
+                _ => self.client.put(url),
+            };
+            match request.body(body).send().await {
+                Ok(response) => classify(response).await,
+                Err(e) => SendOutcome::Retry {
+                    after: None,
+                    reason: DropReason::Network,
+                    detail: describe_reqwest_error(&e),
+                },
+            }
+        })
+    }
+}
+
+/// What a response means for the batch.
+async fn classify(response: reqwest::Response) -> SendOutcome {
+    let status = response.status().as_u16();
+    if (200..300).contains(&status) || status == 409 {
+        return SendOutcome::Delivered;
+    }
+    let after = retry_after(response.headers());
+    let text = response.text().await.unwrap_or_default();
+    let detail = format!("HTTP {status}: {}", truncate(&text, 300));
+    match status {
+        429 => SendOutcome::Retry {
+            after,
+            reason: DropReason::RateLimitedExhausted,
+            detail,
+        },
+        408 => SendOutcome::Retry {
+            after,
+            reason: DropReason::Network,
+            detail,
+        },
+        500 | 502 | 503 | 504 => SendOutcome::Retry {
+            after,
+            reason: DropReason::Http5xxExhausted,
+            detail,
+        },
+        413 => SendOutcome::TooLarge,
+        400 | 422 if names_size(&text) => SendOutcome::TooLarge,
+        _ if status >= 500 => SendOutcome::Rejected {
+            reason: DropReason::Http5xxExhausted,
+            detail,
+        },
+        _ => SendOutcome::Rejected {
+            reason: DropReason::Http4xx,
+            detail,
+        },
+    }
+}
+
+/// The wait a 429/503 asks for: `Retry-After` or `RateLimit-Reset` (seconds), or Opik's
+/// `Opik-*-Remaining-Limit-TTL-Millis`.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+    };
+    if let Some(d) = seconds("retry-after").or_else(|| seconds("ratelimit-reset")) {
+        return Some(d);
+    }
+    headers.iter().find_map(|(name, value)| {
+        let name = name.as_str();
+        (name.starts_with("opik-") && name.ends_with("-remaining-limit-ttl-millis"))
+            .then(|| value.to_str().ok()?.trim().parse::<u64>().ok())
+            .flatten()
+            .map(Duration::from_millis)
+    })
+}
+
+fn names_size(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("too large") || t.contains("payload size") || t.contains("request size")
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    // reqwest's Display includes the URL but never headers, so the key cannot leak here.
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut text = format!("{kind}: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,338 @@
+//! What the SDK records: traces, spans and feedback scores, as they go on the wire.
+//!
+//! A record is built on the caller's thread from what the tracked call saw, queued, and turned
+//! into the spec's `Trace_Write` / `Span_Write` / feedback-score items by the exporter
+//! ([`wire`]). Fields that are absent are left out of the JSON, never sent as `null`.
+
+mod payload;
+pub mod wire;
+
+pub(crate) use payload::serialization_failed;
+pub use payload::Payload;
+
+use crate::clock::Timestamp;
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The kind of work a span stands for; Opik computes cost for `Llm` spans from model and usage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanType {
+    /// Any other work (the default).
+    #[default]
+    General,
+    /// A call to a language model.
+    Llm,
+    /// A tool or function call made for a model.
+    Tool,
+    /// A guardrail check.
+    Guardrail,
+}
+
+impl SpanType {
+    /// The name used on the wire and in `#[track(type = "...")]`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SpanType::General => "general",
+            SpanType::Llm => "llm",
+            SpanType::Tool => "tool",
+            SpanType::Guardrail => "guardrail",
+        }
+    }
+}
+
+/// Tags of a trace or span. Tags written in `#[track(tags = [...])]` are `'static` and cost no
+/// allocation per call; tags added at run time make the list owned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Tags {
+    /// No tags.
+    #[default]
+    None,
+    /// Tags known at compile time.
+    Static(&'static [&'static str]),
+    /// Tags built or extended at run time.
+    Owned(Vec<String>),
+}
+
+impl Tags {
+    /// Whether there are no tags.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Tags::None => true,
+            Tags::Static(t) => t.is_empty(),
+            Tags::Owned(t) => t.is_empty(),
+        }
+    }
+
+    /// The tags in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let (a, b): (&[&'static str], &[String]) = match self {
+            Tags::None => (&[], &[]),
+            Tags::Static(t) => (t, &[]),
+            Tags::Owned(t) => (&[], t),
+        };
+        a.iter().copied().chain(b.iter().map(String::as_str))
+    }
+
+    /// Appends tags, keeping the list free of duplicates (the spec says `uniqueItems`).
+    pub fn extend<I: IntoIterator<Item = S>, S: Into<String>>(&mut self, more: I) {
+        let mut owned: Vec<String> = self.iter().map(str::to_owned).collect();
+        for tag in more {
+            let tag = tag.into();
+            if !owned.contains(&tag) {
+                owned.push(tag);
+            }
+        }
+        *self = Tags::Owned(owned);
+    }
+}
+
+impl Serialize for Tags {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// What went wrong in a span or trace: Opik's `ErrorInfo_Write`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ErrorInfo {
+    /// The error's type (`"panic"`, `"cancelled"`, or the Rust type name of the error).
+    pub exception_type: String,
+    /// The error's message (`Display`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Details: the `Debug` form and the `source()` chain. Never empty (the spec's `minLength: 1`).
+    pub traceback: String,
+}
+
+impl ErrorInfo {
+    /// An error with a type and a message; the traceback repeats the message when there is no
+    /// better one, since the spec requires a non-empty traceback.
+    pub fn new(exception_type: impl Into<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let exception_type = non_empty(exception_type.into(), "error");
+        ErrorInfo {
+            traceback: non_empty(message.clone(), &exception_type),
+            exception_type,
+            message: Some(message),
+        }
+    }
+
+    /// Sets the traceback (kept non-empty).
+    pub fn with_traceback(mut self, traceback: impl Into<String>) -> Self {
+        let fallback = self.exception_type.clone();
+        self.traceback = non_empty(traceback.into(), &fallback);
+        self
+    }
+}
+
+fn non_empty(s: String, fallback: &str) -> String {
+    if s.is_empty() {
+        fallback.to_owned()
+    } else {
+        s
+    }
+}
+
+/// Span fields that most spans do not have, kept behind one pointer so that the common record
+/// stays small in the queue.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SpanDetails {
+    /// The model an `llm` span called.
+    pub model: Option<String>,
+    /// The model's provider (`openai`, `anthropic`...).
+    pub provider: Option<String>,
+    /// Token usage, flat integer counts (see `usage` normalization).
+    pub usage: Option<BTreeMap<String, i64>>,
+    /// Cost in USD, sent as `total_estimated_cost`.
+    pub total_estimated_cost: Option<f64>,
+    /// What went wrong.
+    pub error_info: Option<ErrorInfo>,
+}
+
+/// Trace fields that most traces do not have.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TraceDetails {
+    /// The conversation thread the trace belongs to.
+    pub thread_id: Option<String>,
+    /// What went wrong.
+    pub error_info: Option<ErrorInfo>,
+}
+
+/// A span as recorded. `end_time: None` is a start record of a span still running.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanRecord {
+    /// UUID v7, made when the span started.
+    pub id: Uuid,
+    /// The trace the span belongs to.
+    pub trace_id: Uuid,
+    /// The enclosing span; `None` for a trace's root span.
+    pub parent_span_id: Option<Uuid>,
+    /// Opik project.
+    pub project_name: Arc<str>,
+    /// Span name (the function's name unless set).
+    pub name: Cow<'static, str>,
+    /// Span type.
+    pub span_type: SpanType,
+    /// When the span started.
+    pub start_time: Timestamp,
+    /// When it ended; `None` for a start record.
+    pub end_time: Option<Timestamp>,
+    /// Captured input (arguments by name).
+    pub input: Option<Payload>,
+    /// Captured output.
+    pub output: Option<Payload>,
+    /// Free-form metadata.
+    pub metadata: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
+    /// Tags.
+    pub tags: Tags,
+    /// Model, usage, cost, error.
+    pub details: Option<Box<SpanDetails>>,
+}
+
+/// A trace as recorded. `end_time: None` is a start record of a trace still running.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceRecord {
+    /// UUID v7, made when the trace started.
+    pub id: Uuid,
+    /// Opik project.
+    pub project_name: Arc<str>,
+    /// Trace name (the root call's name unless set).
+    pub name: Cow<'static, str>,
+    /// When the trace started.
+    pub start_time: Timestamp,
+    /// When it ended; `None` for a start record.
+    pub end_time: Option<Timestamp>,
+    /// Input of the root call.
+    pub input: Option<Payload>,
+    /// Output of the root call.
+    pub output: Option<Payload>,
+    /// Free-form metadata.
+    pub metadata: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
+    /// Tags.
+    pub tags: Tags,
+    /// Thread, error.
+    pub details: Option<Box<TraceDetails>>,
+}
+
+/// What a feedback score is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScoreTarget {
+    /// A trace, by id.
+    Trace(Uuid),
+    /// A span, by id.
+    Span(Uuid),
+    /// A conversation thread, by its id.
+    Thread(String),
+}
+
+/// A feedback score (`FeedbackScoreBatchItem` / `FeedbackScoreBatchItemThread`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedbackScore {
+    /// What is scored.
+    pub target: ScoreTarget,
+    /// Opik project of the scored item.
+    pub project_name: Arc<str>,
+    /// Score name, e.g. `"helpfulness"`.
+    pub name: String,
+    /// The score.
+    pub value: f64,
+    /// Why.
+    pub reason: Option<String>,
+    /// Category, for categorical scores.
+    pub category_name: Option<String>,
+}
+
+/// One entry in the exporter's queue.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// A trace create (or start record).
+    Trace(TraceRecord),
+    /// A span create (or start record).
+    Span(SpanRecord),
+    /// A feedback score.
+    Feedback(Box<FeedbackScore>),
+}
+
+impl Record {
+    /// Which endpoint the record goes to.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Record::Trace(_) => RecordKind::Trace,
+            Record::Span(_) => RecordKind::Span,
+            Record::Feedback(f) => match f.target {
+                ScoreTarget::Trace(_) => RecordKind::TraceFeedback,
+                ScoreTarget::Span(_) => RecordKind::SpanFeedback,
+                ScoreTarget::Thread(_) => RecordKind::ThreadFeedback,
+            },
+        }
+    }
+}
+
+/// The endpoints records are batched to; each kind has its own batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKind {
+    /// `POST /v1/private/traces/batch`
+    Trace,
+    /// `POST /v1/private/spans/batch`
+    Span,
+    /// `PUT /v1/private/traces/feedback-scores`
+    TraceFeedback,
+    /// `PUT /v1/private/spans/feedback-scores`
+    SpanFeedback,
+    /// `PUT /v1/private/traces/threads/feedback-scores`
+    ThreadFeedback,
+}
+
+impl RecordKind {
+    /// Every kind, in the order batches are sent (traces before their spans and scores).
+    pub const ALL: [RecordKind; 5] = [
+        RecordKind::Trace,
+        RecordKind::Span,
+        RecordKind::TraceFeedback,
+        RecordKind::SpanFeedback,
+        RecordKind::ThreadFeedback,
+    ];
+
+    /// The request path below the API base.
+    pub const fn path(self) -> &'static str {
+        match self {
+            RecordKind::Trace => "/v1/private/traces/batch",
+            RecordKind::Span => "/v1/private/spans/batch",
+            RecordKind::TraceFeedback => "/v1/private/traces/feedback-scores",
+            RecordKind::SpanFeedback => "/v1/private/spans/feedback-scores",
+            RecordKind::ThreadFeedback => "/v1/private/traces/threads/feedback-scores",
+        }
+    }
+
+    /// The HTTP method of the endpoint.
+    pub const fn method(self) -> &'static str {
+        match self {
+            RecordKind::Trace | RecordKind::Span => "POST",
+            _ => "PUT",
+        }
+    }
+
+    /// The name of the array in the request body.
+    pub const fn array_key(self) -> &'static str {
+        match self {
+            RecordKind::Trace => "traces",
+            RecordKind::Span => "spans",
+            _ => "scores",
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.array_key())
+    }
+}

@@ -1,0 +1,136 @@
+//! JSON payloads (input, output) captured as serialized text.
+//!
+//! Arguments are serialized once, straight into a buffer, on the caller's thread: that is cheaper
+//! than building a `serde_json::Value` tree, and the exporter splices the text into the request
+//! body without parsing it into a tree again.
+
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
+use std::fmt;
+
+/// A JSON object, kept as its serialized text (shared: a root call sends the same input and
+/// output on its trace and its span without copying them).
+///
+/// Invariant: the text is one valid JSON object. Every constructor keeps it, so the exporter
+/// can splice it into a request body as is.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Payload(std::sync::Arc<str>);
+
+impl Payload {
+    /// The empty object `{}`: what a function without (captured) arguments sends as input.
+    pub fn empty_object() -> Self {
+        Payload("{}".into())
+    }
+
+    /// Wraps any JSON value the way Opik's SDKs do: an object stays as it is, anything else
+    /// becomes `{"<key>": value}` (the Python SDK uses `"output"` for return values).
+    pub fn from_value_text(value_json: String, key: &str) -> Self {
+        if value_json.trim_start().starts_with('{') {
+            Payload(value_json.into())
+        } else {
+            let mut wrapped = String::with_capacity(value_json.len() + key.len() + 5);
+            wrapped.push('{');
+            // `key` is one of our own constants or a user-given name: escape it like any string.
+            wrapped.push_str(&serde_json::to_string(key).unwrap_or_else(|_| "\"value\"".into()));
+            wrapped.push(':');
+            wrapped.push_str(&value_json);
+            wrapped.push('}');
+            Payload(wrapped.into())
+        }
+    }
+
+    /// A payload from any serializable value, wrapped under `key` when it is not an object.
+    /// A value that cannot be serialized is recorded as a string that says why.
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T, key: &str) -> Self {
+        let text = serde_json::to_string(value)
+            .unwrap_or_else(|e| serde_json::Value::String(serialization_failed(&e)).to_string());
+        Self::from_value_text(text, key)
+    }
+
+    /// From a `serde_json::Value`, wrapped under `key` when it is not an object.
+    pub fn from_json(value: &serde_json::Value, key: &str) -> Self {
+        Self::from_value_text(value.to_string(), key)
+    }
+
+    /// Takes text that the caller has built as a JSON object (used by the capture buffers).
+    pub(crate) fn from_object_text(text: String) -> Self {
+        debug_assert!(text.starts_with('{') && text.ends_with('}'));
+        Payload(text.into())
+    }
+
+    /// The serialized JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Parses the payload into a `serde_json::Value` (for tests, local views and merges).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Size of the serialized text in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the text is empty (never, by the invariant; present for clippy's sake).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The text recorded in place of a value that serde could not serialize (a NaN float, a map with
+/// non-string keys...): the SDK never panics into the app over a value it was asked to record.
+pub(crate) fn serialization_failed(err: &serde_json::Error) -> String {
+    format!("<serialization failed: {err}>")
+}
+
+impl Serialize for Payload {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Borrowing parse: checks the text without allocating, then splices it verbatim.
+        match serde_json::from_str::<&RawValue>(&self.0) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => s.serialize_str(&self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_objects_are_wrapped_like_python() {
+        assert_eq!(
+            Payload::from_serialize(&"hi", "output").as_str(),
+            r#"{"output":"hi"}"#
+        );
+        assert_eq!(
+            Payload::from_serialize(&(1, 2), "output").as_str(),
+            r#"{"output":[1,2]}"#
+        );
+        let obj = serde_json::json!({"a": 1});
+        assert_eq!(Payload::from_json(&obj, "output").as_str(), r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn unserializable_values_become_a_message() {
+        let mut m = std::collections::HashMap::new();
+        m.insert((1, 2), 3);
+        let p = Payload::from_serialize(&m, "output");
+        assert!(p.as_str().contains("serialization failed"), "{p:?}");
+        assert!(serde_json::from_str::<serde_json::Value>(p.as_str()).is_ok());
+    }
+
+    #[test]
+    fn serializes_verbatim() {
+        let p = Payload::from_serialize(&serde_json::json!({"x": [1, "two"]}), "output");
+        assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"x":[1,"two"]}"#);
+    }
+}

@@ -1,0 +1,311 @@
+//! Capturing arguments, return values and errors as JSON, for any type.
+//!
+//! `#[track]` cannot know at expansion time whether an argument's type implements `Serialize`,
+//! so it asks the compiler with autoref specialization (stable Rust): the generated code calls
+//! `(&&&Probe(&value)).opik_write(buf)`, and method resolution picks the first trait that
+//! applies: [`ViaSerialize`] (the value as JSON), else [`ViaDebug`] (its `Debug` text as a
+//! string), else [`ViaTypeName`] (`"<TypeName>"`). Errors get the same treatment with
+//! [`ErrProbe`]: `std::error::Error` (message and `source()` chain), else `Display + Debug`,
+//! else `Debug`, else the type name.
+
+use crate::record::{serialization_failed, ErrorInfo, Payload};
+use serde::Serialize;
+use std::fmt::{self, Debug, Display, Write as _};
+
+/// A buffer that JSON values are written into, one after another.
+#[derive(Default)]
+pub struct JsonBuf {
+    bytes: Vec<u8>,
+}
+
+impl JsonBuf {
+    /// Writes `value` as JSON. A value serde cannot serialize (a NaN float, a map with
+    /// non-string keys...) is written as a string saying why: recording never panics.
+    pub fn serialize<T: Serialize + ?Sized>(&mut self, value: &T) {
+        let mark = self.bytes.len();
+        if let Err(e) = serde_json::to_writer(&mut self.bytes, value) {
+            self.bytes.truncate(mark);
+            self.string(&serialization_failed(&e));
+        }
+    }
+
+    /// Writes `text` as a JSON string.
+    pub fn string(&mut self, text: &str) {
+        // Serializing a &str to JSON cannot fail.
+        let _ = serde_json::to_writer(&mut self.bytes, text);
+    }
+
+    /// Writes the `Debug` form of `value` as a JSON string.
+    pub fn debug<T: Debug + ?Sized>(&mut self, value: &T) {
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        self.string(&text);
+    }
+
+    /// Writes `"<TypeName>"`, for values that are neither `Serialize` nor `Debug`.
+    pub fn type_name<T: ?Sized>(&mut self) {
+        let mut text = String::from("<");
+        text.push_str(short_type_name::<T>());
+        text.push('>');
+        self.string(&text);
+    }
+
+    fn raw(&mut self, s: &str) {
+        self.bytes.extend_from_slice(s.as_bytes());
+    }
+
+    fn into_string(self) -> String {
+        // Only JSON text (valid UTF-8) is ever written into the buffer.
+        String::from_utf8(self.bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
+    }
+}
+
+/// The type name without its module path (`Vec<my_app::Note>` stays readable as `Vec<Note>`).
+pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    // Keep generics intact; strip the path of the outermost type only.
+    let head_end = full.find('<').unwrap_or(full.len());
+    match full[..head_end].rfind("::") {
+        Some(i) => &full[i + 2..],
+        None => full,
+    }
+}
+
+/// What the generated code wraps each captured value in; see the module docs.
+pub struct Probe<'a, T: ?Sized>(pub &'a T);
+
+/// First choice: the value's own JSON.
+pub trait ViaSerialize {
+    /// Writes the probed value into `buf`.
+    fn opik_write(&self, buf: &mut JsonBuf);
+}
+impl<T: Serialize + ?Sized> ViaSerialize for &&Probe<'_, T> {
+    #[inline]
+    fn opik_write(&self, buf: &mut JsonBuf) {
+        buf.serialize(self.0);
+    }
+}
+
+/// Second choice: the `Debug` text.
+pub trait ViaDebug {
+    /// Writes the probed value into `buf`.
+    fn opik_write(&self, buf: &mut JsonBuf);
+}
+impl<T: Debug + ?Sized> ViaDebug for &Probe<'_, T> {
+    fn opik_write(&self, buf: &mut JsonBuf) {
+        buf.debug(self.0);
+    }
+}
+
+/// Last resort: the type's name.
+pub trait ViaTypeName {
+    /// Writes the probed value into `buf`.
+    fn opik_write(&self, buf: &mut JsonBuf);
+}
+impl<T: ?Sized> ViaTypeName for Probe<'_, T> {
+    fn opik_write(&self, buf: &mut JsonBuf) {
+        buf.type_name::<T>();
+    }
+}
+
+/// What the generated code wraps a returned error in; see the module docs.
+pub struct ErrProbe<'a, T: ?Sized>(pub &'a T);
+
+/// First choice for errors: `std::error::Error`, with its `source()` chain.
+pub trait ErrViaError {
+    /// Describes the probed error.
+    fn opik_error(&self) -> ErrorInfo;
+}
+impl<E: std::error::Error + ?Sized> ErrViaError for &&&ErrProbe<'_, E> {
+    fn opik_error(&self) -> ErrorInfo {
+        let mut traceback = format!("{:?}", DebugAdapter(self.0));
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            let _ = write!(traceback, "\nCaused by: {s}");
+            source = s.source();
+        }
+        ErrorInfo::new(short_type_name::<E>(), self.0.to_string()).with_traceback(traceback)
+    }
+}
+
+/// Second choice: `Display` and `Debug` (e.g. `anyhow::Error`, which is not `std::error::Error`).
+pub trait ErrViaDisplay {
+    /// Describes the probed error.
+    fn opik_error(&self) -> ErrorInfo;
+}
+impl<E: Display + Debug + ?Sized> ErrViaDisplay for &&ErrProbe<'_, E> {
+    fn opik_error(&self) -> ErrorInfo {
+        ErrorInfo::new(short_type_name::<E>(), self.0.to_string())
+            .with_traceback(format!("{:?}", self.0))
+    }
+}
+
+/// Third choice: `Debug` only.
+pub trait ErrViaDebug {
+    /// Describes the probed error.
+    fn opik_error(&self) -> ErrorInfo;
+}
+impl<E: Debug + ?Sized> ErrViaDebug for &ErrProbe<'_, E> {
+    fn opik_error(&self) -> ErrorInfo {
+        let text = format!("{:?}", self.0);
+        ErrorInfo::new(short_type_name::<E>(), text)
+    }
+}
+
+/// Last resort: the type's name.
+pub trait ErrViaTypeName {
+    /// Describes the probed error.
+    fn opik_error(&self) -> ErrorInfo;
+}
+impl<E: ?Sized> ErrViaTypeName for ErrProbe<'_, E> {
+    fn opik_error(&self) -> ErrorInfo {
+        ErrorInfo::new(short_type_name::<E>(), short_type_name::<E>())
+    }
+}
+
+struct DebugAdapter<'a, E: ?Sized>(&'a E);
+impl<E: Debug + ?Sized> Debug for DebugAdapter<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The arguments of a call, written as one JSON object: `{"name": value, ...}`.
+pub struct InputCapture {
+    buf: JsonBuf,
+    empty: bool,
+}
+
+impl Default for InputCapture {
+    fn default() -> Self {
+        let mut buf = JsonBuf::default();
+        buf.raw("{");
+        InputCapture { buf, empty: true }
+    }
+}
+
+impl InputCapture {
+    /// Starts the argument `name`; the caller writes its value into the returned buffer.
+    #[inline]
+    pub fn arg(&mut self, name: &str) -> &mut JsonBuf {
+        if !self.empty {
+            self.buf.raw(",");
+        }
+        self.empty = false;
+        self.buf.string(name);
+        self.buf.raw(":");
+        &mut self.buf
+    }
+
+    /// The captured object.
+    pub(crate) fn finish(mut self) -> Payload {
+        self.buf.raw("}");
+        Payload::from_object_text(self.buf.into_string())
+    }
+}
+
+/// What a call returned: an output value, or an error.
+#[derive(Default)]
+pub struct OutputCapture {
+    pub(crate) output: Option<Payload>,
+    pub(crate) error: Option<ErrorInfo>,
+    pending: Option<JsonBuf>,
+}
+
+impl OutputCapture {
+    /// A buffer for the output value; a value that is not a JSON object is recorded as
+    /// `{"output": value}`, as the Python SDK does.
+    #[inline]
+    pub fn value(&mut self) -> &mut JsonBuf {
+        self.pending.get_or_insert_with(JsonBuf::default)
+    }
+
+    /// Records an error (the call returned `Err`).
+    pub fn error(&mut self, info: ErrorInfo) {
+        self.error = Some(info);
+    }
+
+    pub(crate) fn settle(&mut self) {
+        if let Some(buf) = self.pending.take() {
+            self.output = Some(Payload::from_value_text(buf.into_string(), "output"));
+        }
+    }
+}
+
+#[cfg(test)]
+// The extra borrows are the mechanism: autoref specialization picks the impl by them.
+#[allow(clippy::needless_borrow)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, Debug)]
+    struct Both(u8);
+    #[derive(Debug)]
+    struct DebugOnly(#[allow(dead_code)] u8);
+    struct Neither;
+
+    fn write_all() -> String {
+        let mut input = InputCapture::default();
+        (&&&Probe(&Both(1))).opik_write(input.arg("both"));
+        (&&&Probe(&DebugOnly(2))).opik_write(input.arg("debug"));
+        (&&&Probe(&Neither)).opik_write(input.arg("neither"));
+        (&&&Probe(&f64::NAN)).opik_write(input.arg("nan"));
+        (&&&Probe("str")).opik_write(input.arg("s"));
+        input.finish().as_str().to_owned()
+    }
+
+    #[test]
+    fn probes_pick_the_best_capture() {
+        let v: serde_json::Value = serde_json::from_str(&write_all()).unwrap();
+        assert_eq!(v["both"], 1);
+        assert_eq!(v["debug"], "DebugOnly(2)");
+        assert_eq!(v["neither"], "<Neither>");
+        // serde_json writes NaN as null; a value never makes the SDK panic.
+        assert!(v["nan"].is_null() || v["nan"].is_string());
+        assert_eq!(v["s"], "str");
+    }
+
+    #[derive(Debug)]
+    struct Inner;
+    impl Display for Inner {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("inner cause")
+        }
+    }
+    impl std::error::Error for Inner {}
+    #[derive(Debug)]
+    struct Outer(Inner);
+    impl Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("outer failed")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn errors_keep_type_message_and_chain() {
+        let info = (&&&&ErrProbe(&Outer(Inner))).opik_error();
+        assert_eq!(info.exception_type, "Outer");
+        assert_eq!(info.message.as_deref(), Some("outer failed"));
+        assert!(
+            info.traceback.contains("Caused by: inner cause"),
+            "{}",
+            info.traceback
+        );
+        let info = (&&&&ErrProbe(&Neither)).opik_error();
+        assert_eq!(info.exception_type, "Neither");
+    }
+
+    #[test]
+    fn outputs_wrap_non_objects() {
+        let mut o = OutputCapture::default();
+        (&&&Probe(&"hi")).opik_write(o.value());
+        o.settle();
+        assert_eq!(o.output.unwrap().as_str(), r#"{"output":"hi"}"#);
+    }
+}

@@ -1,0 +1,372 @@
+//! The recorder that `#[track]` drives: a tracked call starts a span, runs the body with that
+//! span current, and ends the span with what the body returned, panicked or how it was dropped.
+//!
+//! Generated code makes two calls into it: [`Call::start`] (one relaxed load and a branch when
+//! the SDK is off) and [`run_sync`] or [`Tracked::new`]. Everything else happens here, so the
+//! expansion stays small and the behaviour is tested once.
+
+pub mod capture;
+
+use crate::clock::Timestamp;
+use crate::context::{self, ActiveSpan, ActiveTrace, SpanScoped};
+use crate::id::new_id;
+use crate::record::{
+    ErrorInfo, Payload, Record, SpanDetails, SpanRecord, SpanType, Tags, TraceDetails, TraceRecord,
+};
+use capture::{InputCapture, JsonBuf, OutputCapture};
+use pin_project_lite::pin_project;
+use std::any::Any;
+use std::borrow::Cow;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// What `#[track(...)]` knows at compile time about a tracked function, kept in a `static`.
+#[derive(Debug)]
+pub struct SpanMeta {
+    /// Span name (the function's name unless `name = "..."`).
+    pub name: &'static str,
+    /// Span type.
+    pub span_type: SpanType,
+    /// Tags, checked at compile time.
+    pub tags: &'static [&'static str],
+    /// Whether arguments are recorded.
+    pub capture_input: bool,
+    /// Whether the return value is recorded (errors always are).
+    pub capture_output: bool,
+    /// Project of a trace this call creates; `None` uses the client's project.
+    pub project_name: Option<&'static str>,
+}
+
+impl SpanMeta {
+    /// Defaults for a function named `name`.
+    pub const fn new(name: &'static str) -> Self {
+        SpanMeta {
+            name,
+            span_type: SpanType::General,
+            tags: &[],
+            capture_input: true,
+            capture_output: true,
+            project_name: None,
+        }
+    }
+}
+
+/// What a call says about itself when it starts, evaluated only when the SDK records.
+pub struct CallStart {
+    input: InputCapture,
+    name: Option<Cow<'static, str>>,
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    thread_id: Option<String>,
+}
+
+impl CallStart {
+    /// Starts the argument `name` of the input; write its value into the returned buffer.
+    #[inline]
+    pub fn arg(&mut self, name: &str) -> &mut JsonBuf {
+        self.input.arg(name)
+    }
+
+    /// Sets the span name at run time (`#[track(name = expr)]`).
+    pub fn name(&mut self, name: impl Into<Cow<'static, str>>) {
+        self.name = Some(name.into());
+    }
+
+    /// Adds a metadata entry (`#[track(metadata = {...})]`).
+    pub fn metadata(&mut self, key: &str, value: serde_json::Value) {
+        self.metadata
+            .get_or_insert_with(Default::default)
+            .insert(key.to_owned(), value);
+    }
+
+    /// Sets the thread of the trace this call creates (`#[track(thread_id = expr)]`).
+    pub fn thread_id(&mut self, thread_id: impl Into<String>) {
+        self.thread_id = Some(thread_id.into());
+    }
+}
+
+/// A tracked call in progress. Dropping it before it finished records the span as cancelled:
+/// a future dropped by a timeout or `select!` still shows up, with the time it was dropped.
+pub struct Call {
+    span: Arc<ActiveSpan>,
+    parent_span_id: Option<uuid::Uuid>,
+    meta: &'static SpanMeta,
+    name: Cow<'static, str>,
+    start: Timestamp,
+    input: Option<Payload>,
+    metadata: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
+    /// Set on the root call of a trace: the thread the trace belongs to.
+    root: Option<RootExtras>,
+    done: bool,
+}
+
+struct RootExtras {
+    thread_id: Option<String>,
+}
+
+impl Call {
+    /// Starts a span for a call of the function described by `meta`, or returns `None` when the
+    /// SDK is not recording (then the caller runs the plain body). `describe` captures the
+    /// arguments and run-time settings; it runs only when recording.
+    #[inline]
+    pub fn start(meta: &'static SpanMeta, describe: impl FnOnce(&mut CallStart)) -> Option<Call> {
+        if !context::recording() {
+            return None;
+        }
+        Self::start_recording(meta, describe)
+    }
+
+    fn start_recording(
+        meta: &'static SpanMeta,
+        describe: impl FnOnce(&mut CallStart),
+    ) -> Option<Call> {
+        let parent = context::current_span();
+        let start = Timestamp::now();
+        let (trace, parent_span_id) = match parent {
+            Some(p) => (Arc::clone(&p.trace), Some(p.id)),
+            None => {
+                let client = context::client_for_new_trace()?;
+                let project_name = match meta.project_name {
+                    Some(p) => Arc::from(p),
+                    None => client.project_name(),
+                };
+                let trace = ActiveTrace {
+                    id: new_id(start),
+                    project_name,
+                    client,
+                };
+                (Arc::new(trace), None)
+            }
+        };
+        let mut described = CallStart {
+            input: InputCapture::default(),
+            name: None,
+            metadata: None,
+            thread_id: None,
+        };
+        describe(&mut described);
+        let root = parent_span_id.is_none().then(|| RootExtras {
+            thread_id: described.thread_id.take(),
+        });
+        let span = Arc::new(ActiveSpan {
+            id: new_id(start),
+            trace,
+        });
+        Some(Call {
+            span,
+            parent_span_id,
+            meta,
+            name: described.name.unwrap_or(Cow::Borrowed(meta.name)),
+            start,
+            input: meta.capture_input.then(|| described.input.finish()),
+            metadata: described.metadata.map(Arc::new),
+            root,
+            done: false,
+        })
+    }
+
+    /// The span this call records.
+    pub fn span(&self) -> &Arc<ActiveSpan> {
+        &self.span
+    }
+
+    /// Ends the span with what `output` captures from the return value.
+    pub fn finish(mut self, output: impl FnOnce(&mut OutputCapture)) {
+        let end = Timestamp::now();
+        let mut captured = OutputCapture::default();
+        output(&mut captured);
+        captured.settle();
+        let output = if self.meta.capture_output {
+            captured.output
+        } else {
+            None
+        };
+        self.complete(end, output, captured.error);
+    }
+
+    /// Ends the span with an error (a panic).
+    pub fn fail(mut self, error: ErrorInfo) {
+        self.complete(Timestamp::now(), None, Some(error));
+    }
+
+    fn complete(&mut self, end: Timestamp, output: Option<Payload>, error: Option<ErrorInfo>) {
+        self.done = true;
+        let trace = &self.span.trace;
+        let tags = if self.meta.tags.is_empty() {
+            Tags::None
+        } else {
+            Tags::Static(self.meta.tags)
+        };
+        if let Some(root) = self.root.take() {
+            let details = (root.thread_id.is_some() || error.is_some()).then(|| {
+                Box::new(TraceDetails {
+                    thread_id: root.thread_id,
+                    error_info: error.clone(),
+                })
+            });
+            trace.client.enqueue(Record::Trace(TraceRecord {
+                id: trace.id,
+                project_name: Arc::clone(&trace.project_name),
+                name: self.name.clone(),
+                start_time: self.start,
+                end_time: Some(end),
+                input: self.input.clone(),
+                output: output.clone(),
+                metadata: self.metadata.clone(),
+                tags: tags.clone(),
+                details,
+            }));
+        }
+        let details = error.map(|e| {
+            Box::new(SpanDetails {
+                error_info: Some(e),
+                ..SpanDetails::default()
+            })
+        });
+        trace.client.enqueue(Record::Span(SpanRecord {
+            id: self.span.id,
+            trace_id: trace.id,
+            parent_span_id: self.parent_span_id,
+            project_name: Arc::clone(&trace.project_name),
+            name: std::mem::take(&mut self.name),
+            span_type: self.meta.span_type,
+            start_time: self.start,
+            end_time: Some(end),
+            input: self.input.take(),
+            output,
+            metadata: self.metadata.take(),
+            tags,
+            details,
+        }));
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if !self.done {
+            let info = ErrorInfo::new("cancelled", "the future was dropped before it completed");
+            self.complete(Timestamp::now(), None, Some(info));
+        }
+    }
+}
+
+/// What a panic looks like in a span: type `"panic"` and the panic message.
+fn panic_info(payload: &(dyn Any + Send)) -> ErrorInfo {
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    };
+    ErrorInfo::new("panic", message)
+}
+
+/// Runs a sync tracked body. With `call == None` (not recording) this is just `body()`.
+/// A panic ends the span with its message and then continues unchanged.
+#[inline]
+pub fn run_sync<R>(
+    call: Option<Call>,
+    body: impl FnOnce() -> R,
+    output: impl FnOnce(&R, &mut OutputCapture),
+) -> R {
+    match call {
+        None => body(),
+        Some(call) => run_sync_recording(call, body, output),
+    }
+}
+
+fn run_sync_recording<R>(
+    call: Call,
+    body: impl FnOnce() -> R,
+    output: impl FnOnce(&R, &mut OutputCapture),
+) -> R {
+    let span = Arc::clone(&call.span);
+    match catch_unwind(AssertUnwindSafe(|| context::sync_scope_span(span, body))) {
+        Ok(ret) => {
+            call.finish(|o| output(&ret, o));
+            ret
+        }
+        Err(payload) => {
+            call.fail(panic_info(&*payload));
+            resume_unwind(payload)
+        }
+    }
+}
+
+pin_project! {
+    /// An async tracked body: polls the body with its span current, and ends the span when the
+    /// body completes (with the time of completion), panics, or is dropped unfinished.
+    pub struct Tracked<F, O> {
+        #[pin]
+        state: TrackedState<F>,
+        call: Option<Call>,
+        output: Option<O>,
+    }
+}
+
+pin_project! {
+    #[project = TrackedStateProj]
+    enum TrackedState<F> {
+        Off { #[pin] fut: F },
+        On { #[pin] fut: SpanScoped<F> },
+    }
+}
+
+impl<F, O> Tracked<F, O>
+where
+    F: Future,
+    O: FnOnce(&F::Output, &mut OutputCapture),
+{
+    /// Wraps `fut`; with `call == None` (not recording) it is polled as it is.
+    #[inline]
+    pub fn new(call: Option<Call>, fut: F, output: O) -> Self {
+        match call {
+            None => Tracked {
+                state: TrackedState::Off { fut },
+                call: None,
+                output: None,
+            },
+            Some(call) => Tracked {
+                state: TrackedState::On {
+                    fut: context::scope_span(Arc::clone(&call.span), fut),
+                },
+                call: Some(call),
+                output: Some(output),
+            },
+        }
+    }
+}
+
+impl<F, O> Future for Tracked<F, O>
+where
+    F: Future,
+    O: FnOnce(&F::Output, &mut OutputCapture),
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let fut = match this.state.project() {
+            TrackedStateProj::Off { fut } => return fut.poll(cx),
+            TrackedStateProj::On { fut } => fut,
+        };
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(ret)) => {
+                if let (Some(call), Some(output)) = (this.call.take(), this.output.take()) {
+                    call.finish(|o| output(&ret, o));
+                }
+                Poll::Ready(ret)
+            }
+            Err(payload) => {
+                if let Some(call) = this.call.take() {
+                    call.fail(panic_info(&*payload));
+                }
+                resume_unwind(payload)
+            }
+        }
+    }
+}

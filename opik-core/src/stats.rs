@@ -1,0 +1,175 @@
+//! Delivery accounting: every record produced is, at any quiet moment, delivered, dropped for a
+//! counted reason, or still on its way. `produced == delivered + dropped + pending` always holds.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why records were dropped. Each has its own counter in [`Stats`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The queue was full when the record was produced (the server is slower than the app).
+    QueueFull,
+    /// Still rate limited (429) when the retry budget ran out.
+    RateLimitedExhausted,
+    /// The server refused the request with a 4xx status (other than 408/409/429).
+    Http4xx,
+    /// Still failing with 5xx when the retry budget ran out.
+    Http5xxExhausted,
+    /// Connection errors or timeouts until the retry budget ran out.
+    Network,
+    /// Too large to send even alone and truncated.
+    TooLarge,
+    /// Could not be encoded as JSON.
+    Serialization,
+    /// Produced after the client was shut down.
+    AfterShutdown,
+    /// Still undelivered when the shutdown deadline passed.
+    ShutdownDeadline,
+}
+
+impl DropReason {
+    /// Every reason, in counter order.
+    pub const ALL: [DropReason; 9] = [
+        DropReason::QueueFull,
+        DropReason::RateLimitedExhausted,
+        DropReason::Http4xx,
+        DropReason::Http5xxExhausted,
+        DropReason::Network,
+        DropReason::TooLarge,
+        DropReason::Serialization,
+        DropReason::AfterShutdown,
+        DropReason::ShutdownDeadline,
+    ];
+
+    /// A stable snake_case name for logs and metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::RateLimitedExhausted => "rate_limited_exhausted",
+            DropReason::Http4xx => "http_4xx",
+            DropReason::Http5xxExhausted => "http_5xx_exhausted",
+            DropReason::Network => "network",
+            DropReason::TooLarge => "too_large",
+            DropReason::Serialization => "serialization",
+            DropReason::AfterShutdown => "after_shutdown",
+            DropReason::ShutdownDeadline => "shutdown_deadline",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Live counters, shared by the producers and the exporter.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Records the exporter took off the queue.
+    pub(crate) taken: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    dropped: [AtomicU64; DropReason::ALL.len()],
+}
+
+impl Counters {
+    pub(crate) fn add_taken(&self, n: u64) {
+        self.taken.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_delivered(&self, n: u64) {
+        self.delivered.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_dropped(&self, reason: DropReason, n: u64) {
+        self.dropped[reason.index()].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A snapshot; `queued` is what the queue holds now.
+    pub(crate) fn snapshot(&self, queued: u64) -> Stats {
+        let mut dropped = [0u64; DropReason::ALL.len()];
+        for (slot, counter) in dropped.iter_mut().zip(&self.dropped) {
+            *slot = counter.load(Ordering::Relaxed);
+        }
+        let taken = self.taken.load(Ordering::Relaxed);
+        let queue_side =
+            dropped[DropReason::QueueFull.index()] + dropped[DropReason::AfterShutdown.index()];
+        Stats {
+            produced: taken + queue_side + queued,
+            delivered: self.delivered.load(Ordering::Relaxed),
+            dropped,
+        }
+    }
+}
+
+/// A snapshot of the delivery counters, in records (one trace or span or score each).
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Records the app produced (each finished span, trace or feedback score).
+    pub produced: u64,
+    /// Records the server accepted (2xx, or 409: already there).
+    pub delivered: u64,
+    dropped: [u64; DropReason::ALL.len()],
+}
+
+impl Stats {
+    /// Records dropped for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason.index()]
+    }
+
+    /// Records dropped for any reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+
+    /// Records neither delivered nor dropped yet (queued, batching or in flight).
+    pub fn pending(&self) -> u64 {
+        self.produced
+            .saturating_sub(self.delivered + self.dropped_total())
+    }
+
+    /// Each reason with its count, zeros left out.
+    pub fn dropped_by_reason(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL
+            .into_iter()
+            .map(|r| (r, self.dropped(r)))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+impl fmt::Debug for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "produced {}, delivered {}, pending {}, dropped {}",
+            self.produced,
+            self.delivered,
+            self.pending(),
+            self.dropped_total()
+        )?;
+        let mut reasons = self.dropped_by_reason().peekable();
+        if reasons.peek().is_some() {
+            f.write_str(" (")?;
+            for (i, (reason, n)) in reasons.enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{reason}: {n}")?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
