@@ -29,12 +29,8 @@ async fn main() -> Result<(), opik::InitError> {
         .with_env_filter("opik=info")
         .with_writer(std::io::stderr)
         .init();
-    let guard = opik::init()?;
+    let _guard = opik::init()?;
     println!("{}", answer("which scale fits a blues in A?").await);
     println!("{}", answer("how do I practise alternate picking?").await);
-    if guard.is_enabled() {
-        let report = opik::flush_async(Duration::from_secs(2)).await;
-        println!("opik: {}", report.stats);
-    }
-    Ok(()) // dropping the guard delivers what is left, waiting at most 2 s
+    Ok(()) // dropping the guard delivers what is queued, waiting at most 2 s
 }
