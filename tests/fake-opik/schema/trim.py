@@ -200,10 +200,17 @@ def main(argv):
             "note": "Generated file, do not edit: change schema/trim.py and rerun the command.",
         },
         "operations": operations,
-        "known_operations": known,
         "components": {"schemas": dict(sorted(closure.items()))},
     }
-    text = json.dumps(doc, indent=1, sort_keys=False, ensure_ascii=False) + "\n"
+    text = json.dumps(doc, indent=1, ensure_ascii=False)
+    assert text.endswith("\n}")
+    # known_operations last, one operation a line
+    text = (
+        text[:-2]
+        + ',\n "known_operations": [\n'
+        + ",\n".join("  " + json.dumps(k, ensure_ascii=False) for k in known)
+        + "\n ]\n}\n"
+    )
     with open(out_path, "w", encoding="utf-8") as f:
         f.write(text)
     print(

@@ -374,6 +374,21 @@ impl FakeOpik {
         );
     }
 
+    /// Throughput mode, for benchmarks: while `on`, every request is answered as soon as its
+    /// body has arrived, without gunzip, parsing, validation or keeping a record, so that the
+    /// server costs the machine little CPU and no memory. Scripted replies still apply (a
+    /// [`Reply::never`] still stalls its route); otherwise the answer is `204 No Content`.
+    /// [`FakeOpik::requests`] and the views built on it see none of these requests; count them
+    /// with [`FakeOpik::discarded`].
+    pub fn discard_bodies(&self, on: bool) {
+        self.shared.lock().discard = on;
+    }
+
+    /// How many requests were answered in throughput mode ([`FakeOpik::discard_bodies`]).
+    pub fn discarded(&self) -> u64 {
+        self.shared.lock().discarded
+    }
+
     // ---- validation ----
 
     /// Every problem found so far, each naming the request (`#SEQ METHOD PATH`), then the

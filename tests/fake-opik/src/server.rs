@@ -70,6 +70,9 @@ pub(crate) struct State {
     scripts: Vec<Script>,
     windows: Vec<Window>,
     pub listening_since: Option<Instant>,
+    /// Throughput mode (see `FakeOpik::discard_bodies`) and the requests it answered.
+    pub discard: bool,
+    pub discarded: u64,
 }
 
 impl State {
@@ -257,6 +260,9 @@ async fn handle(shared: Arc<Shared>, addr: SocketAddr, req: Request<HyperBody>) 
         return Err(CloseConnection); // the client went away mid-body
     };
     let raw = collected.to_bytes();
+    if shared.lock().discard {
+        return discarded(&shared, parts.method.as_str(), parts.uri.path(), arrived).await;
+    }
     let method = parts.method.as_str().to_string();
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or("").to_string();
@@ -331,6 +337,25 @@ async fn handle(shared: Arc<Shared>, addr: SocketAddr, req: Request<HyperBody>) 
         Action::Never => std::future::pending::<Answer>().await,
         Action::Close => Err(CloseConnection),
         Action::Respond | Action::Default => Ok(respond(&reply)),
+    }
+}
+
+/// Throughput mode: the scripted reply if any (so `Reply::never` still stalls a route), else
+/// `204 No Content`, with no decoding, validation or record kept.
+async fn discarded(shared: &Shared, method: &str, path: &str, arrived: Instant) -> Answer {
+    let reply = {
+        let mut state = shared.lock();
+        state.discarded += 1;
+        state.pick(method, path, arrived)
+    };
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    match reply.action {
+        Action::Never => std::future::pending::<Answer>().await,
+        Action::Close => Err(CloseConnection),
+        Action::Respond => Ok(respond(&reply)),
+        Action::Default => Ok(respond(&Reply::status(204))),
     }
 }
 

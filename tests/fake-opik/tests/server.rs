@@ -536,7 +536,7 @@ fn close_drops_the_connection_without_an_answer() {
 #[test]
 fn fail_for_switches_to_the_default() {
     let server = FakeOpik::start();
-    server.fail_for("/traces/batch", Duration::from_millis(400), 503);
+    server.fail_for("/traces/batch", Duration::from_millis(1000), 503);
     let body = json!({"traces": [trace(1)]});
     assert_eq!(
         send_json(&server, "POST", "/v1/private/traces/batch", &body).status,
@@ -553,7 +553,7 @@ fn fail_for_switches_to_the_default() {
         204
     );
     let since = server.listening_since().unwrap();
-    while since.elapsed() < Duration::from_millis(450) {
+    while since.elapsed() < Duration::from_millis(1050) {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(
@@ -571,7 +571,7 @@ fn connection_refused_until_started() {
     let err = TcpStream::connect(("127.0.0.1", port)).expect_err("refused before start");
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
 
-    let server = reserved.start_after(Duration::from_millis(300));
+    let server = reserved.start_after(Duration::from_millis(800));
     server.script("/traces/batch", [Reply::status(500)]);
     assert!(!server.is_listening());
     assert_eq!(
