@@ -2,22 +2,175 @@
 //!
 //! Rust SDK for [Opik](https://www.comet.com/docs/opik/), the open-source LLM observability
 //! platform: mark functions with `#[opik::track]`, and every call becomes a span in a trace
-//! that is shipped to Opik in the background, without slowing the app or losing data uncounted.
+//! (input, output, timing, errors, model and token usage) that is shipped to Opik in the
+//! background, without slowing the app or losing data uncounted.
+//!
+//! ## Quick start
 //!
 //! ```no_run
-//! #[opik::track(name = "answer", tags = ["demo"])]
-//! async fn answer(question: &str) -> String {
-//!     format!("you asked: {question}")
+//! #[opik::track(name = "live-coach-feedback", type = "llm", tags = ["live-coach"])]
+//! async fn feedback(bpm: u32) -> String {
+//!     opik::update_current_span(|s| {
+//!         s.model("gpt-4o-mini").provider("openai").usage(opik::Usage::new(412, 38));
+//!     });
+//!     format!("steady at {bpm} bpm, try 5 faster")
+//! }
+//!
+//! #[opik::track(name = "practice-session", thread_id = format!("session-{id}"))]
+//! async fn session(id: &str) -> String {
+//!     feedback(92).await
 //! }
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), opik::InitError> {
-//!     // Reads OPIK_URL_OVERRIDE / OPIK_API_KEY / ~/.opik.config; a no-op when unset.
+//!     // Reads OPIK_URL_OVERRIDE / OPIK_API_KEY / ~/.opik.config; a silent no-op when unset.
 //!     let _guard = opik::init()?;
-//!     answer("what is a trace?").await;
+//!     session("abc123").await;
 //!     Ok(()) // the guard delivers what is queued (at most 2 s) when dropped
 //! }
 //! ```
+//!
+//! `cargo run --example fretcoach` shows a whole application's traces (a practice session with
+//! live LLM coaching, speech, a summary, a planner chat with feedback scores) printed in the
+//! terminal, with no server and no key: see [Seeing traces without a server](#seeing-traces-without-a-server).
+//!
+//! ## `#[track]` arguments
+//!
+//! All optional; mistakes are compile errors pointing at the offending token. Details on
+//! [`track`].
+//!
+//! | argument | meaning |
+//! |---|---|
+//! | `name = "lit"` or `name = expr` | span (and trace) name; default: the function's name |
+//! | `type = "general" \| "llm" \| "tool" \| "guardrail"` | span type (`llm` spans get cost from model and usage) |
+//! | `tags = ["a", DECLARED]` | literals, or constants declared with [`tags!`], checked at compile time |
+//! | `metadata = { "key": expr, ... }` | JSON object of `Serialize` expressions |
+//! | `capture_input = false`, `capture_output = false` | leave the arguments / the return value out (errors are always recorded) |
+//! | `skip(a, b)`, `skip_all` | leave these (all) arguments out of the input |
+//! | `thread_id = expr` | the trace's conversation thread, when this call starts the trace |
+//! | `project_name = "lit"` | project of a trace this call starts |
+//! | `flush = true` | deliver what is queued when the call returns (short-lived programs) |
+//!
+//! Inside a tracked call, [`update_current_span`] and [`update_current_trace`] set what is
+//! known only at run time: `model`, `provider`, `usage` (OpenAI and Anthropic shapes are
+//! normalized as the Python SDK does), `total_cost`, `output`, `metadata`, `tags`,
+//! `feedback_score`, and on the trace `thread_id`. Scores given later go through
+//! [`log_trace_feedback_scores`] and its span and thread siblings. For code that cannot carry
+//! the attribute (callbacks, sessions held open for minutes), [`Opik`] makes traces and spans
+//! by hand.
+//!
+//! ## Async and spawn
+//!
+//! The current span lives in a tokio task-local (and works in sync code and without a runtime
+//! too): calls awaited in a tracked function, also concurrently with `join!`, nest under it.
+//! `tokio::spawn` does not carry task-locals, so a tracked call in a plainly spawned task starts
+//! a trace of its own; [`spawn`], [`spawn_blocking`], `.in_current_trace()` ([`FutureExt`]) and
+//! [`current_context`]`().run(..)` (OS threads, rayon) keep it in the caller's trace.
+//!
+//! ```
+//! #[opik::track]
+//! async fn child(n: u32) -> u32 {
+//!     n * 2
+//! }
+//!
+//! #[opik::track]
+//! async fn parent() -> u32 {
+//!     let (a, b) = tokio::join!(child(1), child(2)); // both nest under `parent`
+//!     let c = opik::spawn(child(3)).await.unwrap_or(0); // so does this one
+//!     let d = tokio::spawn(child(4)).await.unwrap_or(0); // not this one: it starts a new trace
+//!     a + b + c + d
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let recorded = opik::testing::record_async(async {
+//!     parent().await;
+//! })
+//! .await;
+//! let parent = recorded.span("parent");
+//! assert_eq!(recorded.children(parent).len(), 3);
+//! // The plainly spawned task left the recorder's scope too: it was not recorded here.
+//! assert_eq!(recorded.spans_named("child").len(), 3);
+//! # }
+//! ```
+//!
+//! A future dropped before it completes (a timeout, a lost `select!` branch) is recorded with a
+//! `cancelled` error; a panic, with its message.
+//!
+//! ## Delivery guarantees
+//!
+//! - **The app never waits on Opik.** A tracked call pushes its record onto a bounded queue
+//!   (16 384 records by default); batching, encoding and HTTP happen on the SDK's own thread
+//!   and runtime. With nothing configured, a tracked call costs one relaxed atomic load.
+//! - **Nothing is lost without being counted.** A full queue, a batch the server refuses, a
+//!   retry budget that runs out or a shutdown deadline drops records *and counts them* by
+//!   reason: [`stats`] always satisfies `produced == delivered + dropped + pending`.
+//! - **Retries are safe.** Ids are made when a span starts, and Opik's batch creates are
+//!   upserts, so network errors, timeouts, 408, 429 and 5xx are retried with backoff and jitter;
+//!   a 429 (or `Retry-After`) pauses all sending; 409 counts as delivered; a batch too large is
+//!   split, a record too large alone has its input/output replaced by a truncation marker.
+//! - **Exit is bounded.** Dropping the [`OpikGuard`] (or [`Client::shutdown`]) delivers what is
+//!   queued, waiting at most the shutdown timeout (2 s) even when the server never answers;
+//!   [`flush`] / [`flush_async`] do the same on demand, and `#[track(flush = true)]` after a
+//!   call.
+//!
+//! ## Seeing traces without a server
+//!
+//! [`init`] stays silent when nothing is configured, as a library or service wants. Programs
+//! that should show their traces out of the box (examples, demos, command-line tools) call
+//! [`init_or_local`] instead, and any program can ask with `OPIK_LOCAL=1` or
+//! [`ConfigBuilder::local`]: then each finished trace is printed on stderr as a tree,
+//!
+//! ```text
+//! Trace: practice-session [3.8s] (thread session-abc123) fretcoach, practice-session
+//!   ├─ live-coach-feedback [llm gpt-4o-mini 104ms 512 tok] live-coach, live-feedback
+//!   │   └─ live-coach-tts [56ms] tts, live-coach
+//!   ├─ live-coach-feedback [llm gpt-4o-mini 401ms] live-coach, live-feedback !! LlmError: gpt-4o-mini did not answer within 8s
+//!   └─ session-summary [llm gpt-4o-mini 59ms 149 tok] live-coach, session-summary
+//! Feedback: user-rating = 1.0 (thumbs up in the hub) on trace practice-planner (thread user-1842), id …03971c
+//! ```
+//!
+//! and every request the SDK would have sent is appended to a JSON lines file (named on stderr;
+//! `OPIK_LOCAL_FILE`, else a new file in the system temp directory), one
+//! `{"method": "POST", "path": "/v1/private/spans/batch", "body": {...}}` per line, the body
+//! byte for byte what the HTTP exporter sends: inspect it with `jq`, or replay it to an Opik.
+//!
+//! ## Testing your instrumentation
+//!
+//! With the `testing` feature, `opik::testing::record` / `record_async` run code with its
+//! traces captured in memory (no network, isolated per test) and return them as the JSON items
+//! Opik would receive, with helpers to find spans and their parents, like the Python SDK's
+//! `record_traces_locally`.
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `enabled` | yes | recording; without it `#[track]` still checks its arguments but emits the function unchanged and the runtime API does nothing (zero cost for libraries) |
+//! | `testing` | no | `opik::testing`: capture traces in memory and assert on them |
+//! | `tracing` | no | `opik::integrations::OpikLayer`: `tracing` spans as Opik spans; OpenTelemetry GenAI spans (`rig`, `genai`, `langchain-rust`...) as `llm` spans with model, provider and usage |
+//! | `openai` | no | `opik::integrations::openai::track_openai`: chat completions (plain and streamed) of an `async-openai` client as `llm` spans, like Python's `track_openai` |
+//!
+//! ## Configuration
+//!
+//! From the same places as the Python SDK, so one setup serves both: code
+//! ([`init_with`]`(`[`ConfigBuilder`]`)`) beats the environment, which beats `~/.opik.config`
+//! (section `[opik]`), which beats the defaults.
+//!
+//! | setting | environment | `~/.opik.config` key | default |
+//! |---|---|---|---|
+//! | API base URL | `OPIK_URL_OVERRIDE` | `url_override` | Opik Cloud when an API key is set; otherwise none, and the SDK stays off (a self-hosted URL is never assumed) |
+//! | API key | `OPIK_API_KEY` | `api_key` | none (self-hosted needs none) |
+//! | workspace | `OPIK_WORKSPACE` | `workspace` | `default` |
+//! | project | `OPIK_PROJECT_NAME` | `project_name` | `Default Project` |
+//! | switch off | `OPIK_TRACK_DISABLE=true` | `track_disable` | off |
+//! | print locally | `OPIK_LOCAL=1` | | off ([`init_or_local`]: on when nothing else is configured) |
+//! | local view file | `OPIK_LOCAL_FILE` | | a new `opik-local-*.jsonl` in the temp directory |
+//! | config file | `OPIK_CONFIG_PATH` | | `~/.opik.config` |
+//!
+//! Bad settings make [`init`] return an error naming the setting, where it came from, the bad
+//! value (never the key) and the fix. Exporter knobs (queue capacity, batch size, flush
+//! interval, timeouts) are set on [`ConfigBuilder`].
 
 pub use opik_core::client::{Client, ClientError};
 pub use opik_core::config::{ConfigBuilder, ConfigError};
@@ -25,7 +178,104 @@ pub use opik_core::export::FlushReport;
 pub use opik_core::record::SpanType;
 pub use opik_core::sdk::{flush, flush_async, init, init_with, stats, InitError, OpikGuard};
 pub use opik_core::stats::{DropReason, Stats};
+/// Records each call of a function as an Opik span (and as a trace when no tracked call is
+/// running): arguments as input, the return value as output, `Err` and panics as `error_info`.
+///
+/// All arguments are optional; mistakes are compile errors pointing at the offending token.
+///
+/// | argument | meaning |
+/// |---|---|
+/// | `name = "lit"` or `name = expr` | span (and trace) name; default: the function's name |
+/// | `type = "general" \| "llm" \| "tool" \| "guardrail"` | span type |
+/// | `tags = ["a", DECLARED]` | literals, or constants declared with [`tags!`]; checked at compile time (not empty, no surrounding whitespace, at most 100 characters, no duplicates, at most 50) |
+/// | `metadata = { "key": expr, ... }` | JSON object; the values are `Serialize` expressions evaluated in the function's scope |
+/// | `capture_input = false`, `capture_output = false` | leave the arguments / the return value out (errors are always recorded) |
+/// | `skip(a, b)`, `skip_all` | leave these arguments (all arguments) out of the input |
+/// | `thread_id = expr` | the trace's thread, when this call starts the trace |
+/// | `project_name = "lit"` | project of a trace this call starts; nested in a trace of another project, the call follows its trace (one warning per call site) |
+/// | `flush = true` | deliver what is queued when the call returns (short-lived programs, lambdas) |
+///
+/// It goes on `async fn`, `fn`, methods (the receiver is never recorded), generic functions,
+/// `unsafe fn`, `#[async_trait]` methods, and functions returning `impl Future<Output = T>`,
+/// `Pin<Box<dyn Future<Output = T>>>` or `BoxFuture<'_, T>`: for those the arguments are recorded
+/// at the call and the span covers the future's run, from its first poll to its completion.
+///
+/// Arguments are recorded with `serde::Serialize`, else their `Debug` form, else
+/// `"<TypeName>"` (for a generic `T`, the bounds written on `T` decide). `Ok(v)` records `v`,
+/// `None` records no output, a future dropped before it completes records `"cancelled"`. A
+/// return type with `impl Trait` in it (other than the futures above) cannot be named in the
+/// generated code: such a function records no output.
+///
+/// ```
+/// #[opik::track(
+///     name = "coach.answer",
+///     type = "llm",
+///     tags = ["live-coach"],
+///     metadata = { "scale": "C major", "session": session_id },
+///     skip(api_key),
+///     thread_id = format!("session-{session_id}"),
+/// )]
+/// async fn answer(session_id: u64, question: &str, api_key: &str) -> Result<String, std::io::Error> {
+///     Ok(format!("{question}? play slower"))
+/// }
+/// ```
 pub use opik_macros::track;
+
+/// Declares tags once, checked against Opik's rules at compile time (not empty, no leading or
+/// trailing whitespace, at most 100 characters), for use in `#[track(tags = [...])]`, where a
+/// typo is then an unresolved name instead of a new tag in the dashboard:
+///
+/// ```
+/// opik::tags! {
+///     /// Calls of the live coaching agent.
+///     pub LIVE_COACH = "live-coach";
+///     pub TTS = "tts";
+/// }
+///
+/// #[opik::track(tags = [LIVE_COACH, TTS, "beta"])]
+/// fn speak(text: &str) -> usize {
+///     text.len()
+/// }
+/// # assert_eq!(speak("hi"), 2);
+/// ```
+///
+/// Each becomes a `const NAME: &'static str`. Literal and declared tags may mix; a tag given
+/// twice in one `tags = [...]` is a compile error, found by const evaluation.
+pub use opik_macros::tags;
+
+/// Whether this build records anything: `false` when `opik` is built without its `enabled`
+/// feature, in which case `#[track]` emits functions unchanged and the runtime API does nothing.
+pub const ENABLED: bool = cfg!(feature = "enabled");
+
+// The local view and test support (issue "FretCoach example, local view, integrations").
+pub use opik_core::config::Resolved;
+pub use opik_core::export::local::init_or_local;
+pub mod integrations;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+// The context API, usage and feedback scores (issue "Everything Opik can hold").
+pub use opik_core::feedback::{
+    log_span_feedback_scores, log_thread_feedback_scores, log_trace_feedback_scores, Score,
+    ScoreError,
+};
+pub use opik_core::record::ErrorInfo;
+pub use opik_core::update::{
+    current_span_data, current_trace_data, update_current_span, update_current_trace, ScoreOptions,
+    SpanData, SpanUpdate, TraceData, TraceUpdate,
+};
+pub use opik_core::usage::Usage;
+// Across tasks, threads and processes; the explicit client.
+pub use opik_core::distributed::{
+    distributed_headers, run_with_distributed_headers, with_distributed_headers,
+    DistributedHeaders, HeaderSource,
+};
+pub use opik_core::explicit::{Opik, SpanHandle, TraceHandle};
+/// The `http` crate of [`DistributedHeaders::to_header_map`] (version 1).
+pub use opik_core::http;
+pub use opik_core::propagation::{
+    current_context, spawn, spawn_blocking, FutureExt, OpikContext, WithContext,
+};
 
 /// What `#[track]` expands to calls. Not a public API: it may change in any release.
 #[doc(hidden)]
@@ -35,6 +285,10 @@ pub mod __private {
         ErrProbe, ErrViaDebug, ErrViaDisplay, ErrViaError, ErrViaTypeName, JsonBuf, OutputCapture,
         Probe, ViaDebug, ViaSerialize, ViaTypeName,
     };
-    pub use opik_core::recorder::{run_sync, Call, CallStart, SpanMeta, Tracked};
+    pub use opik_core::recorder::tags::{check_tag, check_tag_at};
+    pub use opik_core::recorder::{
+        call_once, flush_current, flush_current_async, run_sync, Call, CallStart, SpanMeta, Tracked,
+    };
     pub use serde_json;
+    pub use std::sync::atomic::AtomicBool;
 }

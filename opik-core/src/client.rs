@@ -49,12 +49,15 @@ impl std::error::Error for ClientError {}
 impl Client {
     /// A client that sends to the Opik server `config` names.
     pub fn new(config: &Config) -> Result<Client, ClientError> {
+        Self::with_settings(config, ExportSettings::from(config))
+    }
+
+    /// A client that sends to the Opik server `config` names, batching and retrying as
+    /// `settings` say (start from `ExportSettings::from(&config)` and change what you need,
+    /// e.g. shorter backoffs in tests).
+    pub fn with_settings(config: &Config, settings: ExportSettings) -> Result<Client, ClientError> {
         let transport = HttpTransport::new(config).map_err(ClientError)?;
-        Self::with_transport(
-            config.project_name(),
-            ExportSettings::from(config),
-            Box::new(transport),
-        )
+        Self::with_transport(config.project_name(), settings, Box::new(transport))
     }
 
     /// A client whose batches go to `transport` (a local view, an in-memory capture...).
@@ -101,8 +104,23 @@ impl Client {
             pipe.counters.add_dropped(DropReason::QueueFull, 1);
             return;
         }
+        if pipe.closed.load(Ordering::SeqCst) {
+            // Shutdown finished between the check above and the push: nobody will take it.
+            pipe.drain_closed();
+            return;
+        }
         if pipe.queue.len() >= pipe.wake_at && !pipe.wake_armed.swap(true, Ordering::Relaxed) {
             pipe.wake.notify_one();
+        }
+    }
+
+    /// Lets the exporter send a start record for `span` should it run longer than the
+    /// long-span threshold (see `export::progress`). One weak-count increment and one push on a
+    /// bounded lock-free queue; nothing when the threshold is off or the queue is full.
+    #[inline]
+    pub(crate) fn watch(&self, span: &Arc<crate::context::ActiveSpan>) {
+        if let Some(started) = &self.shared.pipe.started {
+            let _ = started.push(Arc::downgrade(span));
         }
     }
 
@@ -176,10 +194,13 @@ impl Client {
         }
     }
 
+    /// The report when the exporter did not answer: it has stopped (after a shutdown), so the
+    /// counters are final, or its thread is stalled past the deadline.
     fn unanswered(&self) -> FlushReport {
+        let stats = self.stats();
         FlushReport {
-            completed: false,
-            stats: self.stats(),
+            completed: stats.pending() == 0,
+            stats,
         }
     }
 
@@ -213,6 +234,9 @@ impl From<&Config> for ExportSettings {
             batch_max_bytes: config.batch_max_bytes(),
             flush_interval: config.flush_interval(),
             shutdown_timeout: config.shutdown_timeout(),
+            long_span_threshold: config.long_span_threshold(),
+            max_retries: config.max_retries(),
+            retry_deadline: config.retry_deadline(),
             ..ExportSettings::default()
         }
     }

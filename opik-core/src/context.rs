@@ -6,6 +6,8 @@
 //! mechanism serves async and sync calls alike.
 
 use crate::client::Client;
+use crate::update::{SpanUpdate, TraceUpdate, UpdateSlot};
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -22,6 +24,14 @@ pub struct ActiveTrace {
     pub(crate) id: Uuid,
     pub(crate) project_name: Arc<str>,
     pub(crate) client: Client,
+    /// The trace's name when it started (the root call's name); updates may rename it.
+    pub(crate) name: Cow<'static, str>,
+    /// Whether this process owns the trace record. A trace continued from distributed
+    /// headers is owned by the caller's process: spans are added to it, the trace itself is
+    /// neither created nor updated here.
+    pub(crate) remote: bool,
+    /// What `update_current_trace` set; empty (and never locked) unless it was called.
+    pub(crate) update: UpdateSlot<TraceUpdate>,
 }
 
 impl ActiveTrace {
@@ -34,6 +44,36 @@ impl ActiveTrace {
     pub fn project_name(&self) -> &str {
         &self.project_name
     }
+
+    /// A trace owned by this process, with no updates yet.
+    pub(crate) fn new(
+        id: Uuid,
+        project_name: Arc<str>,
+        client: Client,
+        name: Cow<'static, str>,
+    ) -> Self {
+        ActiveTrace {
+            id,
+            project_name,
+            client,
+            name,
+            remote: false,
+            update: UpdateSlot::new(),
+        }
+    }
+}
+
+/// What a context entry stands for: a span recorded here, or a stand-in that only says where
+/// new spans nest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpanRole {
+    /// A span this process records (a tracked call or an explicit span).
+    Recorded,
+    /// A span of another process (distributed headers): new spans nest under its id.
+    Remote,
+    /// No span, only a trace (an explicit trace made current): new spans are top-level spans
+    /// of that trace.
+    TraceOnly,
 }
 
 /// A span that is running: what its children need to know to nest under it.
@@ -41,6 +81,14 @@ impl ActiveTrace {
 pub struct ActiveSpan {
     pub(crate) id: Uuid,
     pub(crate) trace: Arc<ActiveTrace>,
+    /// The span's name when it started.
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) role: SpanRole,
+    /// What `update_current_span` set; empty (and never locked) unless it was called.
+    pub(crate) update: UpdateSlot<SpanUpdate>,
+    /// Start fields for an early start record, and whether one was sent (in-progress view;
+    /// set by the recorder for the spans it records).
+    pub(crate) progress: crate::export::progress::Progress,
 }
 
 impl ActiveSpan {
@@ -52,6 +100,50 @@ impl ActiveSpan {
     /// The trace the span belongs to.
     pub fn trace(&self) -> &Arc<ActiveTrace> {
         &self.trace
+    }
+
+    /// A span recorded by this process, with no updates yet.
+    pub(crate) fn new(id: Uuid, trace: Arc<ActiveTrace>, name: Cow<'static, str>) -> Self {
+        Self::with_role(id, trace, name, SpanRole::Recorded)
+    }
+
+    pub(crate) fn with_role(
+        id: Uuid,
+        trace: Arc<ActiveTrace>,
+        name: Cow<'static, str>,
+        role: SpanRole,
+    ) -> Self {
+        ActiveSpan {
+            id,
+            trace,
+            name,
+            role,
+            update: UpdateSlot::new(),
+            progress: crate::export::progress::Progress::inert(),
+        }
+    }
+
+    /// The parent id a span started under this one gets (`None`: a top-level span).
+    #[inline]
+    pub(crate) fn id_for_children(&self) -> Option<Uuid> {
+        match self.role {
+            SpanRole::Recorded | SpanRole::Remote => Some(self.id),
+            SpanRole::TraceOnly => None,
+        }
+    }
+}
+
+/// The client installed with `Client::scope`/`sync_scope` around the caller, if any.
+pub(crate) fn scoped_client() -> Option<Client> {
+    SCOPED_CLIENT.try_with(Client::clone).ok()
+}
+
+/// The client that records made here go to: the current trace's, else the scoped one, else the
+/// global one.
+pub(crate) fn current_client() -> Option<Client> {
+    match current_span() {
+        Some(span) => Some(span.trace.client.clone()),
+        None => client_for_new_trace(),
     }
 }
 

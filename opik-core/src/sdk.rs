@@ -99,16 +99,13 @@ pub fn init() -> Result<OpikGuard, InitError> {
 
 /// Like [`init`], with settings given in code (they take precedence over the environment).
 pub fn init_with(builder: ConfigBuilder) -> Result<OpikGuard, InitError> {
+    if cfg!(not(feature = "enabled")) {
+        // Built without the `enabled` feature: nothing is recorded, so nothing is started.
+        return Ok(OpikGuard { client: None });
+    }
     let client = match builder.resolve()? {
         Resolved::Enabled(config) => Client::new(&config)?,
-        Resolved::Local(_) => {
-            tracing::info!(
-                target: "opik",
-                "opik: a local view was asked for (OPIK_LOCAL), but this build does not have \
-                 one yet; traces are not recorded"
-            );
-            return Ok(OpikGuard { client: None });
-        }
+        Resolved::Local(config) => crate::export::local::local_client(&config)?,
         Resolved::Disabled(reason) => {
             tracing::info!(target: "opik", "{reason}");
             return Ok(OpikGuard { client: None });

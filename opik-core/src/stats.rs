@@ -18,7 +18,8 @@ pub enum DropReason {
     Http5xxExhausted,
     /// Connection errors or timeouts until the retry budget ran out.
     Network,
-    /// Too large to send even alone and truncated.
+    /// Refused as too large even alone, after its `input`/`output` were replaced by a
+    /// truncation marker.
     TooLarge,
     /// Could not be encoded as JSON.
     Serialization,
@@ -75,6 +76,8 @@ pub(crate) struct Counters {
     pub(crate) taken: AtomicU64,
     pub(crate) delivered: AtomicU64,
     dropped: [AtomicU64; DropReason::ALL.len()],
+    truncated: AtomicU64,
+    in_progress: AtomicU64,
 }
 
 impl Counters {
@@ -90,6 +93,14 @@ impl Counters {
         self.dropped[reason.index()].fetch_add(n, Ordering::Relaxed);
     }
 
+    pub(crate) fn add_truncated(&self, n: u64) {
+        self.truncated.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_in_progress(&self, n: u64) {
+        self.in_progress.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// A snapshot; `queued` is what the queue holds now.
     pub(crate) fn snapshot(&self, queued: u64) -> Stats {
         let mut dropped = [0u64; DropReason::ALL.len()];
@@ -102,6 +113,8 @@ impl Counters {
         Stats {
             produced: taken + queue_side + queued,
             delivered: self.delivered.load(Ordering::Relaxed),
+            truncated: self.truncated.load(Ordering::Relaxed),
+            in_progress_sent: self.in_progress.load(Ordering::Relaxed),
             dropped,
         }
     }
@@ -114,6 +127,13 @@ pub struct Stats {
     pub produced: u64,
     /// Records the server accepted (2xx, or 409: already there).
     pub delivered: u64,
+    /// Delivered records whose `input`/`output` were replaced by a truncation marker because
+    /// the record alone was too large for a request (counted in `delivered` too).
+    pub truncated: u64,
+    /// Start records (no `end_time`) sent for spans and traces still running after the long-span
+    /// threshold. They are previews of records counted when they end, so they are not part of
+    /// `produced`/`delivered`.
+    pub in_progress_sent: u64,
     dropped: [u64; DropReason::ALL.len()],
 }
 
@@ -169,6 +189,12 @@ impl fmt::Display for Stats {
                 write!(f, "{reason}: {n}")?;
             }
             f.write_str(")")?;
+        }
+        if self.truncated > 0 {
+            write!(f, ", truncated {}", self.truncated)?;
+        }
+        if self.in_progress_sent > 0 {
+            write!(f, ", in-progress previews {}", self.in_progress_sent)?;
         }
         Ok(())
     }

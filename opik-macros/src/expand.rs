@@ -1,12 +1,25 @@
 //! Code generation for `#[track]`. The expansion is small on purpose: a `static` with what is
 //! known at compile time, one `Call::start` (a relaxed load and a branch when the SDK is off),
 //! and one call that runs the body with the span current. Everything else lives in the runtime.
+//!
+//! Shapes:
+//! - `async fn`: the body becomes an `async move` block wrapped in `Tracked`;
+//! - `fn` returning a future (`impl Future<Output = T>`, `Pin<Box<dyn Future<Output = T>>>`,
+//!   `BoxFuture<'_, T>`, which is also what `#[async_trait]` turns methods into): the arguments
+//!   are captured at the call, the body runs at the call (it builds the future), and the span
+//!   starts at the future's first poll and ends when it completes: it covers the future's run;
+//! - any other `fn`: the body becomes a closure run by `run_sync`.
 
-use crate::attr::{NameArg, TrackArgs};
+use crate::attr::{NameArg, TagArg, TrackArgs};
+use crate::valid::{pat_idents, unraw};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type};
+use syn::{
+    AttrStyle, Attribute, FnArg, GenericArgument, Item, ItemFn, PathArguments, ReturnType,
+    Signature, Type, TypeParamBound, Visibility,
+};
 
 /// The original item with the error next to it: one error, not a cascade from a missing fn.
 pub fn with_error(err: syn::Error, item: TokenStream) -> TokenStream {
@@ -14,32 +27,100 @@ pub fn with_error(err: syn::Error, item: TokenStream) -> TokenStream {
     quote! { #err #item }
 }
 
+/// A function whose body may not parse yet (the user is typing): enough to tell a function
+/// from another item, so that rust-analyzer keeps working on the raw tokens.
+struct MaybeFn {
+    _attrs: Vec<Attribute>,
+    _vis: Visibility,
+    _sig: Signature,
+    _body: TokenStream,
+}
+
+impl Parse for MaybeFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let content;
+        syn::braced!(content in input);
+        Ok(MaybeFn {
+            _attrs: attrs,
+            _vis: vis,
+            _sig: sig,
+            _body: content.parse()?,
+        })
+    }
+}
+
 pub fn track(args: TrackArgs, item: TokenStream) -> TokenStream {
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
-        Err(_) => {
-            // Not a function (or not parseable yet while the user types): point at the item and
-            // keep it, so that rust-analyzer still sees the user's code.
-            let err = syn::Error::new(
-                Span::call_site(),
-                "#[opik::track] goes on a function (`fn` or `async fn`)",
-            );
-            return with_error(err, item);
+        Err(_) if syn::parse2::<MaybeFn>(item.clone()).is_ok() => {
+            // A function whose body does not parse: hand it back untouched, so the compiler
+            // reports the user's syntax error and rust-analyzer still sees the code.
+            return item;
         }
+        Err(_) => return with_error(not_a_function(&item), item),
     };
     if let Some(c) = &func.sig.constness {
         return with_error(
             syn::Error::new(
                 c.span(),
-                "#[opik::track] cannot go on a `const fn`: recording a span is not const",
+                "#[opik::track] cannot go on a `const fn`: recording a span is not const; \
+                 remove `const` or the attribute",
             ),
             item,
         );
     }
+    if let Err(e) = crate::valid::validate_against(&args, &func.sig) {
+        return with_error(e, item);
+    }
     if cfg!(not(feature = "enabled")) {
-        return func.into_token_stream();
+        return unchanged(&args, func);
     }
     expand_fn(&args, func)
+}
+
+/// The error for an item that is not a function, at its keyword.
+fn not_a_function(item: &TokenStream) -> syn::Error {
+    let (span, what) = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Struct(i)) => (i.struct_token.span, "a struct"),
+        Ok(Item::Enum(i)) => (i.enum_token.span, "an enum"),
+        Ok(Item::Const(i)) => (i.const_token.span, "a constant"),
+        Ok(Item::Static(i)) => (i.static_token.span, "a static"),
+        Ok(Item::Impl(i)) => (i.impl_token.span, "an impl block (put it on each method)"),
+        Ok(Item::Trait(i)) => (i.trait_token.span, "a trait"),
+        Ok(Item::Mod(i)) => (i.mod_token.span, "a module"),
+        Ok(Item::Type(i)) => (i.type_token.span, "a type alias"),
+        Ok(Item::Use(i)) => (i.use_token.span, "a use declaration"),
+        Ok(Item::Union(i)) => (i.union_token.span, "a union"),
+        _ => match syn::parse2::<syn::TraitItemFn>(item.clone()) {
+            // `fn f(&self);` in a trait: nothing to run, so nothing to record.
+            Ok(f) if f.default.is_none() => {
+                return syn::Error::new(
+                    f.sig.fn_token.span,
+                    "#[opik::track] needs a function body; put it on the implementations of \
+                     this trait method",
+                )
+            }
+            _ => (Span::call_site(), "this item"),
+        },
+    };
+    syn::Error::new(
+        span,
+        format!("#[opik::track] goes on a function (`fn` or `async fn`), not on {what}"),
+    )
+}
+
+/// With the `enabled` feature off: the function as written, plus the compile-time checks of
+/// declared tags (consts: no run-time cost).
+fn unchanged(args: &TrackArgs, mut func: ItemFn) -> TokenStream {
+    let checks = tag_checks(args);
+    if !checks.is_empty() {
+        let check_stmt: syn::Stmt = syn::parse_quote! { const _: () = { #checks }; };
+        func.block.stmts.insert(0, check_stmt);
+    }
+    func.into_token_stream()
 }
 
 fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
@@ -49,50 +130,122 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
         sig,
         block,
     } = func;
+    // Inner attributes (`#![allow(..)]`) stay inside the body.
+    let (inner, outer): (Vec<Attribute>, Vec<Attribute>) = attrs
+        .into_iter()
+        .partition(|a| matches!(a.style, AttrStyle::Inner(_)));
     let meta = span_meta(args, &sig);
+    let checks = tag_checks(args);
     let describe = describe_call(args, &sig);
-    let output = ReturnKind::of(&sig.output);
-    let capture_output = output.capture(args.capture_output.as_ref().is_none_or(|b| b.value));
-    let fake_return = output.fake_return_edge();
     let stmts = &block.stmts;
+    // A function that never returns has nothing to flush after (and `!` cannot be bound).
+    let never = matches!(&sig.output, ReturnType::Type(_, t) if matches!(**t, Type::Never(_)));
+    let flush_sync =
+        (args.flush() && !never).then(|| quote! { ::opik::__private::flush_current(); });
+    let flush_async = args
+        .flush()
+        .then(|| quote! { ::opik::__private::flush_current_async().await; });
 
-    let run = if sig.asyncness.is_some() {
-        quote! {
-            ::opik::__private::Tracked::new(
-                __opik_call,
-                async move {
-                    #fake_return
-                    #(#stmts)*
-                },
-                #capture_output,
-            ).await
+    let run = match (sig.asyncness.is_some(), FutureKind::of(&sig.output)) {
+        (true, _) => {
+            let output = ReturnKind::of(&sig.output);
+            let capture_output = output.capture(args.capture_output());
+            let fake_return = output.fake_return_edge();
+            quote! {
+                let __opik_call = ::opik::__private::Call::start(&__OPIK_META, #describe);
+                let __opik_ret = ::opik::__private::Tracked::new(
+                    __opik_call,
+                    async move {
+                        #fake_return
+                        #(#stmts)*
+                    },
+                    #capture_output,
+                ).await;
+                #flush_async
+                __opik_ret
+            }
         }
-    } else {
-        quote! {
-            ::opik::__private::run_sync(
-                __opik_call,
-                move || {
+        (false, Some(future)) => {
+            let (out_ty, boxed) = match &future {
+                FutureKind::Impl(t) => (t, false),
+                FutureKind::Boxed(t) => (t, true),
+            };
+            let output = ReturnKind::of_type(out_ty);
+            let capture_output = output.capture(args.capture_output());
+            let fake_return = ReturnKind::of(&sig.output).fake_return_edge();
+            let wrapped = quote! {
+                async move {
+                    let __opik_call = ::opik::__private::Call::start_with(&__OPIK_META, __opik_pre);
+                    let __opik_ret = ::opik::__private::Tracked::new(
+                        __opik_call,
+                        __opik_fut,
+                        __opik_output,
+                    ).await;
+                    #flush_async
+                    __opik_ret
+                }
+            };
+            let wrapped = if boxed {
+                quote! { ::std::boxed::Box::pin(#wrapped) }
+            } else {
+                wrapped
+            };
+            quote! {
+                // Arguments are captured now, while they are still borrowed here; the span
+                // starts when the future is first polled, under the span current then.
+                let __opik_pre = ::opik::__private::CallStart::capture(#describe);
+                let __opik_fut = ::opik::__private::call_once(move || {
                     #fake_return
                     #(#stmts)*
+                });
+                let __opik_output = #capture_output;
+                #wrapped
+            }
+        }
+        (false, None) => {
+            let output = ReturnKind::of(&sig.output);
+            let capture_output = output.capture(args.capture_output());
+            let fake_return = output.fake_return_edge();
+            let call = quote! {
+                ::opik::__private::run_sync(
+                    __opik_call,
+                    move || {
+                        #fake_return
+                        #(#stmts)*
+                    },
+                    #capture_output,
+                )
+            };
+            let run = match flush_sync {
+                Some(flush) => quote! {
+                    let __opik_ret = #call;
+                    #flush
+                    __opik_ret
                 },
-                #capture_output,
-            )
+                None => call,
+            };
+            quote! {
+                let __opik_call = ::opik::__private::Call::start(&__OPIK_META, #describe);
+                #run
+            }
         }
     };
 
+    let checks = (!checks.is_empty()).then(|| quote! { const _: () = { #checks }; });
     quote! {
-        #(#attrs)*
+        #(#outer)*
         #vis #sig {
+            #(#inner)*
+            #checks
             static __OPIK_META: ::opik::__private::SpanMeta = #meta;
-            let __opik_call = ::opik::__private::Call::start(&__OPIK_META, #describe);
             #run
         }
     }
 }
 
 /// The `static SpanMeta` initializer.
-fn span_meta(args: &TrackArgs, sig: &syn::Signature) -> TokenStream {
-    let fn_name = sig.ident.to_string();
+fn span_meta(args: &TrackArgs, sig: &Signature) -> TokenStream {
+    let fn_name = unraw(&sig.ident.to_string());
     let name = match &args.name {
         Some(NameArg::Lit(l)) => l.value(),
         _ => fn_name,
@@ -103,9 +256,16 @@ fn span_meta(args: &TrackArgs, sig: &syn::Signature) -> TokenStream {
         Some(t) if t == "guardrail" => quote!(Guardrail),
         _ => quote!(General),
     };
-    let tags = args.tags.iter().flatten();
-    let capture_input = args.capture_input.as_ref().is_none_or(|b| b.value);
-    let capture_output = args.capture_output.as_ref().is_none_or(|b| b.value);
+    let tags = args.tags.iter().flatten().map(|t| match t {
+        TagArg::Lit(l) => l.to_token_stream(),
+        TagArg::Path(p) => p.to_token_stream(),
+    });
+    let capture_input = args.capture_input();
+    let capture_output = args.capture_output();
+    let project_name = match &args.project_name {
+        Some(p) => quote!(::core::option::Option::Some(#p)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         ::opik::__private::SpanMeta {
             name: #name,
@@ -113,32 +273,94 @@ fn span_meta(args: &TrackArgs, sig: &syn::Signature) -> TokenStream {
             tags: &[#(#tags),*],
             capture_input: #capture_input,
             capture_output: #capture_output,
-            project_name: ::core::option::Option::None,
+            project_name: #project_name,
+            warned_project: ::opik::__private::AtomicBool::new(false),
         }
     }
 }
 
+/// Const checks of the tags whose values the macro cannot see (constants from `opik::tags!`):
+/// one per such tag, spanned at it, so that a failing check points at the offending tag.
+fn tag_checks(args: &TrackArgs) -> TokenStream {
+    let Some(tags) = &args.tags else {
+        return TokenStream::new();
+    };
+    if !tags.iter().any(|t| matches!(t, TagArg::Path(_))) {
+        return TokenStream::new();
+    }
+    let all: Vec<TokenStream> = tags
+        .iter()
+        .map(|t| match t {
+            TagArg::Lit(l) => l.to_token_stream(),
+            TagArg::Path(p) => p.to_token_stream(),
+        })
+        .collect();
+    let mut checks = TokenStream::new();
+    let mut seen_path = false;
+    for (i, tag) in tags.iter().enumerate() {
+        // A literal is checked by the macro, unless a constant before it may equal it.
+        let span = match tag {
+            TagArg::Path(p) => {
+                seen_path = true;
+                p.span()
+            }
+            TagArg::Lit(l) if seen_path => l.span(),
+            TagArg::Lit(_) => continue,
+        };
+        checks.extend(quote_spanned! {span=>
+            ::opik::__private::check_tag_at(&[#(#all),*], #i);
+        });
+    }
+    checks
+}
+
 /// The closure that describes a call when it starts: arguments and run-time settings.
-fn describe_call(args: &TrackArgs, sig: &syn::Signature) -> TokenStream {
-    let capture_input = args.capture_input.as_ref().is_none_or(|b| b.value);
+fn describe_call(args: &TrackArgs, sig: &Signature) -> TokenStream {
+    let skipped: Vec<String> = args
+        .skip
+        .iter()
+        .flat_map(|(_, names)| names.iter().map(|n| unraw(&n.to_string())))
+        .collect();
     let mut body = Vec::new();
-    if capture_input {
+    if args.capture_input() {
         for input in &sig.inputs {
             let FnArg::Typed(pat_type) = input else {
                 continue; // the receiver (`self`) is never captured
             };
-            if let Pat::Ident(pat) = &*pat_type.pat {
-                let ident = &pat.ident;
-                let key = ident.to_string();
-                let key = key.strip_prefix("r#").unwrap_or(&key);
-                body.push(quote_spanned! {pat_type.span()=>
+            // A `#[cfg]`ed parameter is captured under the same `cfg`.
+            let cfgs: Vec<&Attribute> = pat_type
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("cfg"))
+                .collect();
+            pat_idents(&pat_type.pat, &mut |ident| {
+                let key = unraw(&ident.to_string());
+                if skipped.contains(&key) {
+                    return;
+                }
+                body.push(quote_spanned! {ident.span()=>
+                    #(#cfgs)*
                     (&&&::opik::__private::Probe(&#ident)).opik_write(__opik_start.arg(#key));
                 });
-            }
+            });
         }
     }
     if let Some(NameArg::Expr(expr)) = &args.name {
-        body.push(quote! { __opik_start.name(::std::string::ToString::to_string(&(#expr))); });
+        body.push(quote_spanned! {expr.span()=>
+            __opik_start.name(::std::string::ToString::to_string(&(#expr)));
+        });
+    }
+    for entry in args.metadata.iter().flatten() {
+        let key = &entry.key;
+        let value = &entry.value;
+        body.push(quote_spanned! {value.span()=>
+            __opik_start.metadata_value(#key, &(#value));
+        });
+    }
+    if let Some(expr) = &args.thread_id {
+        body.push(quote_spanned! {expr.span()=>
+            __opik_start.thread_id(::std::string::ToString::to_string(&(#expr)));
+        });
     }
     quote! {
         |__opik_start: &mut ::opik::__private::CallStart| {
@@ -146,6 +368,86 @@ fn describe_call(args: &TrackArgs, sig: &syn::Signature) -> TokenStream {
             use ::opik::__private::{ViaDebug as _, ViaSerialize as _, ViaTypeName as _};
             #(#body)*
         }
+    }
+}
+
+/// A non-`async` function that returns a future: the span covers the future's run.
+enum FutureKind {
+    /// `impl Future<Output = T>`.
+    Impl(Type),
+    /// `Pin<Box<dyn Future<Output = T> ...>>` or `BoxFuture<'_, T>`.
+    Boxed(Type),
+}
+
+impl FutureKind {
+    fn of(output: &ReturnType) -> Option<Self> {
+        let ReturnType::Type(_, ty) = output else {
+            return None;
+        };
+        match &**ty {
+            Type::ImplTrait(t) => future_output(&t.bounds).map(FutureKind::Impl),
+            Type::Path(p) => {
+                let seg = p.path.segments.last()?;
+                let args = generic_types(&seg.arguments);
+                match seg.ident.to_string().as_str() {
+                    // futures' `BoxFuture<'a, T>` / `LocalBoxFuture<'a, T>`.
+                    "BoxFuture" | "LocalBoxFuture" => {
+                        args.into_iter().next().cloned().map(FutureKind::Boxed)
+                    }
+                    "Pin" => {
+                        let Some(Type::Path(boxed)) = args.first() else {
+                            return None;
+                        };
+                        let seg = boxed.path.segments.last()?;
+                        if seg.ident != "Box" {
+                            return None;
+                        }
+                        match generic_types(&seg.arguments).first() {
+                            Some(Type::TraitObject(dyn_fut)) => {
+                                future_output(&dyn_fut.bounds).map(FutureKind::Boxed)
+                            }
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `T` of a `Future<Output = T>` bound.
+fn future_output<'a>(bounds: impl IntoIterator<Item = &'a TypeParamBound>) -> Option<Type> {
+    bounds.into_iter().find_map(|b| {
+        let TypeParamBound::Trait(t) = b else {
+            return None;
+        };
+        let seg = t.path.segments.last()?;
+        if seg.ident != "Future" {
+            return None;
+        }
+        let PathArguments::AngleBracketed(a) = &seg.arguments else {
+            return None;
+        };
+        a.args.iter().find_map(|g| match g {
+            GenericArgument::AssocType(at) if at.ident == "Output" => Some(at.ty.clone()),
+            _ => None,
+        })
+    })
+}
+
+fn generic_types(args: &PathArguments) -> Vec<&Type> {
+    match args {
+        PathArguments::AngleBracketed(a) => a
+            .args
+            .iter()
+            .filter_map(|g| match g {
+                GenericArgument::Type(t) => Some(t),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -165,18 +467,23 @@ enum ReturnKind {
 
 impl ReturnKind {
     fn of(output: &ReturnType) -> Self {
-        let ty = match output {
-            ReturnType::Default => return ReturnKind::Unit,
-            ReturnType::Type(_, ty) => (**ty).clone(),
-        };
-        if contains_impl_trait(&ty) {
+        match output {
+            ReturnType::Default => ReturnKind::Unit,
+            ReturnType::Type(_, ty) => Self::of_type(ty),
+        }
+    }
+
+    fn of_type(ty: &Type) -> Self {
+        // `!`: nothing is ever returned (and `!` cannot be named on stable).
+        if contains_impl_trait(ty) || matches!(ty, Type::Never(_)) {
             return ReturnKind::Opaque;
         }
-        if let Type::Tuple(t) = &ty {
+        if let Type::Tuple(t) = ty {
             if t.elems.is_empty() {
                 return ReturnKind::Unit;
             }
         }
+        let ty = ty.clone();
         match last_segment_with_args(&ty).as_deref() {
             Some("Result") => ReturnKind::Result(ty),
             Some("Option") => ReturnKind::Option(ty),

@@ -82,6 +82,12 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Default age after which a still-running span is sent early as a start record.
 pub const DEFAULT_LONG_SPAN_THRESHOLD: Duration = Duration::from_secs(5);
+/// Default number of retries of one batch after its first attempt.
+pub const DEFAULT_MAX_RETRIES: u32 = 5;
+/// Upper bound for [`ConfigBuilder::max_retries`].
+pub const MAX_MAX_RETRIES: u32 = 100;
+/// Default time one batch may be retried, from its first attempt.
+pub const DEFAULT_RETRY_DEADLINE: Duration = Duration::from_secs(30);
 
 /// An Opik API key.
 ///
@@ -198,6 +204,8 @@ pub struct Config {
     request_timeout: Duration,
     connect_timeout: Duration,
     long_span_threshold: Option<Duration>,
+    max_retries: u32,
+    retry_deadline: Duration,
 }
 
 impl Config {
@@ -285,6 +293,18 @@ impl Config {
     pub fn long_span_threshold(&self) -> Option<Duration> {
         self.long_span_threshold
     }
+
+    /// Retries of one batch after its first attempt, for failures where a retry is safe
+    /// (network errors, timeouts, 408, 429, 5xx).
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// How long one batch may be retried, from its first attempt; rate-limit pauses asked for
+    /// by the server extend it.
+    pub fn retry_deadline(&self) -> Duration {
+        self.retry_deadline
+    }
 }
 
 impl fmt::Display for Config {
@@ -334,6 +354,8 @@ pub struct ConfigBuilder {
     request_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     long_span_threshold: Option<Option<Duration>>,
+    max_retries: Option<u32>,
+    retry_deadline: Option<Duration>,
 }
 
 impl Default for ConfigBuilder {
@@ -364,6 +386,8 @@ impl fmt::Debug for ConfigBuilder {
             .field("request_timeout", &self.request_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("long_span_threshold", &self.long_span_threshold)
+            .field("max_retries", &self.max_retries)
+            .field("retry_deadline", &self.retry_deadline)
             .finish()
     }
 }
@@ -388,6 +412,8 @@ impl ConfigBuilder {
             request_timeout: None,
             connect_timeout: None,
             long_span_threshold: None,
+            max_retries: None,
+            retry_deadline: None,
         }
     }
 
@@ -538,6 +564,23 @@ impl ConfigBuilder {
     #[must_use]
     pub fn long_span_threshold(mut self, d: Option<Duration>) -> Self {
         self.long_span_threshold = Some(d);
+        self
+    }
+
+    /// Retries of one batch after its first attempt (default 5, at most 100; 0 never retries).
+    /// Only failures where a retry is safe are retried: network errors, timeouts, 408, 429,
+    /// 500, 502, 503, 504.
+    #[must_use]
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = Some(n);
+        self
+    }
+
+    /// How long one batch may be retried, from its first attempt (default 30 s, must be > 0).
+    /// Waits the server asks for with a 429 extend it.
+    #[must_use]
+    pub fn retry_deadline(mut self, d: Duration) -> Self {
+        self.retry_deadline = Some(d);
         self
     }
 
@@ -707,6 +750,8 @@ impl ConfigBuilder {
             request_timeout: knobs.request_timeout,
             connect_timeout: knobs.connect_timeout,
             long_span_threshold: knobs.long_span_threshold,
+            max_retries: knobs.max_retries,
+            retry_deadline: knobs.retry_deadline,
         };
 
         let local_rank = local.as_ref().filter(|l| l.value).map(|l| l.origin.rank());
@@ -854,7 +899,27 @@ impl ConfigBuilder {
             )?,
             None => DEFAULT_CONNECT_TIMEOUT,
         };
+        let retry_deadline = match self.retry_deadline {
+            Some(d) => validate::nonzero_duration(
+                "retry_deadline",
+                d,
+                "no failed request could ever be retried",
+            )?,
+            None => DEFAULT_RETRY_DEADLINE,
+        };
+        let max_retries = match self.max_retries {
+            Some(n) => validate::usize_in_range(
+                "max_retries",
+                n as usize,
+                0,
+                Some(MAX_MAX_RETRIES as usize),
+                "more retries only prolong an outage; the retry deadline bounds them anyway",
+            )? as u32,
+            None => DEFAULT_MAX_RETRIES,
+        };
         Ok(Knobs {
+            max_retries,
+            retry_deadline,
             queue_capacity: match self.queue_capacity {
                 Some(n) => validate::usize_in_range(
                     "queue_capacity",
@@ -906,4 +971,6 @@ struct Knobs {
     request_timeout: Duration,
     connect_timeout: Duration,
     long_span_threshold: Option<Duration>,
+    max_retries: u32,
+    retry_deadline: Duration,
 }

@@ -607,6 +607,8 @@ fn knob_defaults() {
     assert_eq!(config.request_timeout(), Duration::from_secs(10));
     assert_eq!(config.connect_timeout(), Duration::from_secs(3));
     assert_eq!(config.long_span_threshold(), Some(Duration::from_secs(5)));
+    assert_eq!(config.max_retries(), 5);
+    assert_eq!(config.retry_deadline(), Duration::from_secs(30));
 }
 
 #[test]
@@ -622,6 +624,8 @@ fn knob_setters() {
             .request_timeout(Duration::from_secs(1))
             .connect_timeout(Duration::from_millis(100))
             .long_span_threshold(None)
+            .max_retries(0)
+            .retry_deadline(Duration::from_millis(10))
             .resolve(),
     );
     assert_eq!(config.queue_capacity(), 8);
@@ -632,6 +636,21 @@ fn knob_setters() {
     assert_eq!(config.request_timeout(), Duration::from_secs(1));
     assert_eq!(config.connect_timeout(), Duration::from_millis(100));
     assert_eq!(config.long_span_threshold(), None);
+    assert_eq!(config.max_retries(), 0);
+    assert_eq!(config.retry_deadline(), Duration::from_millis(10));
+}
+
+#[test]
+fn retry_knobs_out_of_range_are_errors_naming_them() {
+    let base = || env(&[]).url("http://localhost/api");
+    let e = base().max_retries(101).resolve().unwrap_err().to_string();
+    assert!(e.contains("max_retries") && e.contains("101"), "{e}");
+    let e = base()
+        .retry_deadline(Duration::ZERO)
+        .resolve()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("retry_deadline"), "{e}");
 }
 
 #[test]

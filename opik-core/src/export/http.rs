@@ -64,6 +64,7 @@ impl Transport for HttpTransport {
                 Err(e) => {
                     return SendOutcome::Rejected {
                         reason: DropReason::Serialization,
+                        status: None,
                         detail: format!("gzip failed: {e}"),
                     }
                 }
@@ -114,10 +115,12 @@ async fn classify(response: reqwest::Response) -> SendOutcome {
         400 | 422 if names_size(&text) => SendOutcome::TooLarge,
         _ if status >= 500 => SendOutcome::Rejected {
             reason: DropReason::Http5xxExhausted,
+            status: Some(status),
             detail,
         },
         _ => SendOutcome::Rejected {
             reason: DropReason::Http4xx,
+            status: Some(status),
             detail,
         },
     }
@@ -146,9 +149,20 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
     })
 }
 
-fn names_size(text: &str) -> bool {
+/// Whether a 400/422 body blames the request's size (proxies and the backend word it
+/// differently: "Request Entity Too Large", "payload size exceeds...", "body too big").
+pub(crate) fn names_size(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
-    t.contains("too large") || t.contains("payload size") || t.contains("request size")
+    [
+        "too large",
+        "too big",
+        "payload size",
+        "request size",
+        "body size",
+        "size limit",
+    ]
+    .iter()
+    .any(|needle| t.contains(needle))
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -175,4 +189,53 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderMap;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_reads_every_header_kind() {
+        let s = Duration::from_secs;
+        assert_eq!(retry_after(&headers(&[("retry-after", "2")])), Some(s(2)));
+        assert_eq!(
+            retry_after(&headers(&[("ratelimit-reset", " 3 ")])),
+            Some(s(3))
+        );
+        assert_eq!(
+            retry_after(&headers(&[(
+                "opik-traces-remaining-limit-ttl-millis",
+                "1500"
+            )])),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "0.25")])),
+            Some(Duration::from_millis(250))
+        );
+        // Retry-After wins over the others; nonsense is ignored.
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "1"), ("ratelimit-reset", "9")])),
+            Some(s(1))
+        );
+        assert_eq!(retry_after(&headers(&[("retry-after", "-1")])), None);
+        assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn long_server_messages_are_cut_on_a_char_boundary() {
+        assert_eq!(truncate("héllo", 2), "hé");
+        assert_eq!(truncate("hi", 10), "hi");
+    }
 }

@@ -31,7 +31,8 @@ pub enum SendOutcome {
     Retry {
         /// Server-requested wait (Retry-After and friends).
         after: Option<Duration>,
-        /// The drop reason should retries run out.
+        /// The drop reason should retries run out ([`DropReason::RateLimitedExhausted`] marks
+        /// a 429: the exporter then pauses all sending, not only this batch).
         reason: DropReason,
         /// What happened, for the log.
         detail: String,
@@ -40,6 +41,8 @@ pub enum SendOutcome {
     Rejected {
         /// The drop reason.
         reason: DropReason,
+        /// The HTTP status, when there was a response (401/403 get their own log line).
+        status: Option<u16>,
         /// Status and the server's message, for the log.
         detail: String,
     },

@@ -11,6 +11,7 @@
 use crate::record::{serialization_failed, ErrorInfo, Payload};
 use serde::Serialize;
 use std::fmt::{self, Debug, Display, Write as _};
+use std::sync::OnceLock;
 
 /// A buffer that JSON values are written into, one after another.
 #[derive(Default)]
@@ -179,31 +180,55 @@ pub struct InputCapture {
 
 impl Default for InputCapture {
     fn default() -> Self {
-        let mut buf = JsonBuf::default();
-        buf.raw("{");
-        InputCapture { buf, empty: true }
+        // Nothing is allocated until the first argument: a call without arguments shares one
+        // `{}` (see `finish`).
+        InputCapture {
+            buf: JsonBuf::default(),
+            empty: true,
+        }
     }
 }
+
+/// Room for a few small arguments (or an output) without growing the buffer: growing it from
+/// empty cost more than the serialization itself (profiled with callgrind, see BENCHMARKS.md).
+const FIRST_CAPACITY: usize = 128;
 
 impl InputCapture {
     /// Starts the argument `name`; the caller writes its value into the returned buffer.
     #[inline]
     pub fn arg(&mut self, name: &str) -> &mut JsonBuf {
-        if !self.empty {
+        if self.empty {
+            self.buf.bytes.reserve(FIRST_CAPACITY);
+            self.buf.raw("{");
+        } else {
             self.buf.raw(",");
         }
         self.empty = false;
-        self.buf.string(name);
-        self.buf.raw(":");
+        if name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            // Parameter names (Rust identifiers) never need escaping: skip the escaper.
+            self.buf.raw("\"");
+            self.buf.raw(name);
+            self.buf.raw("\":");
+        } else {
+            self.buf.string(name);
+            self.buf.raw(":");
+        }
         &mut self.buf
     }
 
     /// The captured object.
     pub(crate) fn finish(mut self) -> Payload {
+        if self.empty {
+            static EMPTY: OnceLock<Payload> = OnceLock::new();
+            return EMPTY.get_or_init(Payload::empty_object).clone();
+        }
         self.buf.raw("}");
         Payload::from_object_text(self.buf.into_string())
     }
 }
+
+/// The key a returned value that is not a JSON object is wrapped under, as the Python SDK does.
+const OUTPUT_PREFIX: &str = r#"{"output":"#;
 
 /// What a call returned: an output value, or an error.
 #[derive(Default)]
@@ -218,7 +243,15 @@ impl OutputCapture {
     /// `{"output": value}`, as the Python SDK does.
     #[inline]
     pub fn value(&mut self) -> &mut JsonBuf {
-        self.pending.get_or_insert_with(JsonBuf::default)
+        // Written after the wrapper's opening, which `settle` keeps (a value that is not an
+        // object) or removes: one buffer, no copy into a second one.
+        self.pending.get_or_insert_with(|| {
+            let mut buf = JsonBuf {
+                bytes: Vec::with_capacity(FIRST_CAPACITY),
+            };
+            buf.raw(OUTPUT_PREFIX);
+            buf
+        })
     }
 
     /// Records an error (the call returned `Err`).
@@ -227,8 +260,14 @@ impl OutputCapture {
     }
 
     pub(crate) fn settle(&mut self) {
-        if let Some(buf) = self.pending.take() {
-            self.output = Some(Payload::from_value_text(buf.into_string(), "output"));
+        if let Some(mut buf) = self.pending.take() {
+            // The writers emit no leading whitespace: the value starts right after the prefix.
+            if buf.bytes.get(OUTPUT_PREFIX.len()) == Some(&b'{') {
+                buf.bytes.drain(..OUTPUT_PREFIX.len());
+            } else {
+                buf.raw("}");
+            }
+            self.output = Some(Payload::from_object_text(buf.into_string()));
         }
     }
 }
@@ -307,5 +346,32 @@ mod tests {
         (&&&Probe(&"hi")).opik_write(o.value());
         o.settle();
         assert_eq!(o.output.unwrap().as_str(), r#"{"output":"hi"}"#);
+    }
+
+    #[test]
+    fn object_outputs_stay_as_they_are() {
+        let mut o = OutputCapture::default();
+        (&&&Probe(&serde_json::json!({"a": [1]}))).opik_write(o.value());
+        o.settle();
+        assert_eq!(o.output.unwrap().as_str(), r#"{"a":[1]}"#);
+        let mut o = OutputCapture::default();
+        (&&&Probe(&f64::NAN)).opik_write(o.value());
+        o.settle();
+        let text = o.output.unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+        assert!(v.get("output").is_some(), "{text:?}");
+    }
+
+    #[test]
+    fn no_arguments_is_the_empty_object() {
+        assert_eq!(InputCapture::default().finish().as_str(), "{}");
+        let mut input = InputCapture::default();
+        (&&&Probe(&1)).opik_write(input.arg("a"));
+        (&&&Probe(&"x")).opik_write(input.arg("b"));
+        assert_eq!(input.finish().as_str(), r#"{"a":1,"b":"x"}"#);
+        let mut input = InputCapture::default();
+        (&&&Probe(&1)).opik_write(input.arg("q\"uo\\te\n"));
+        let v: serde_json::Value = serde_json::from_str(input.finish().as_str()).unwrap();
+        assert_eq!(v["q\"uo\\te\n"], 1);
     }
 }

@@ -6,9 +6,11 @@
 //! expansion stays small and the behaviour is tested once.
 
 pub mod capture;
+pub mod tags;
 
 use crate::clock::Timestamp;
 use crate::context::{self, ActiveSpan, ActiveTrace, SpanScoped};
+use crate::export::progress::{Progress, StartInfo};
 use crate::id::new_id;
 use crate::record::{
     ErrorInfo, Payload, Record, SpanDetails, SpanRecord, SpanType, Tags, TraceDetails, TraceRecord,
@@ -20,6 +22,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -38,6 +41,8 @@ pub struct SpanMeta {
     pub capture_output: bool,
     /// Project of a trace this call creates; `None` uses the client's project.
     pub project_name: Option<&'static str>,
+    /// Set once this call site has warned that it follows its parent's project.
+    pub warned_project: AtomicBool,
 }
 
 impl SpanMeta {
@@ -50,6 +55,7 @@ impl SpanMeta {
             capture_input: true,
             capture_output: true,
             project_name: None,
+            warned_project: AtomicBool::new(false),
         }
     }
 }
@@ -63,6 +69,31 @@ pub struct CallStart {
 }
 
 impl CallStart {
+    /// Describes a call now, for a span that starts later (a function returning a future: its
+    /// arguments are borrowed only until it returns, its span starts at the first poll).
+    /// `None` when the SDK is not recording.
+    pub fn capture(describe: impl FnOnce(&mut CallStart)) -> Option<CallStart> {
+        if !cfg!(feature = "enabled") || !context::recording() {
+            return None;
+        }
+        let mut described = CallStart {
+            input: InputCapture::default(),
+            name: None,
+            metadata: None,
+            thread_id: None,
+        };
+        describe(&mut described);
+        Some(described)
+    }
+
+    /// Adds a metadata entry from any `Serialize` value (`#[track(metadata = {...})]`); a
+    /// value that fails to serialize is recorded as a string saying why, never a panic.
+    pub fn metadata_value<T: serde::Serialize + ?Sized>(&mut self, key: &str, value: &T) {
+        let value = serde_json::to_value(value)
+            .unwrap_or_else(|e| serde_json::Value::String(crate::record::serialization_failed(&e)));
+        self.metadata(key, value);
+    }
+
     /// Starts the argument `name` of the input; write its value into the returned buffer.
     #[inline]
     pub fn arg(&mut self, name: &str) -> &mut JsonBuf {
@@ -112,10 +143,36 @@ impl Call {
     /// arguments and run-time settings; it runs only when recording.
     #[inline]
     pub fn start(meta: &'static SpanMeta, describe: impl FnOnce(&mut CallStart)) -> Option<Call> {
-        if !context::recording() {
+        if !cfg!(feature = "enabled") || !context::recording() {
             return None;
         }
-        Self::start_recording(meta, describe)
+        let call = Self::start_recording(meta, describe)?;
+        if let Some(wanted) = meta.project_name {
+            call.warn_if_other_project(wanted);
+        }
+        Some(call)
+    }
+
+    /// Starts a span for a call described earlier by [`CallStart::capture`].
+    #[inline]
+    pub fn start_with(meta: &'static SpanMeta, described: Option<CallStart>) -> Option<Call> {
+        let described = described?;
+        Self::start(meta, move |d| *d = described)
+    }
+
+    /// A call with its own `project_name` inside a trace of another project follows the trace
+    /// (as the Python SDK does: one trace lives in one project); say so once per call site.
+    #[cold]
+    fn warn_if_other_project(&self, wanted: &str) {
+        let actual = self.span.trace.project_name();
+        if actual != wanted && !self.meta.warned_project.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: "opik",
+                "opik: `{}` asks for project \"{wanted}\" but runs inside a trace of project \
+                 \"{actual}\"; its span is recorded in \"{actual}\" with its trace",
+                self.meta.name
+            );
+        }
     }
 
     fn start_recording(
@@ -124,21 +181,11 @@ impl Call {
     ) -> Option<Call> {
         let parent = context::current_span();
         let start = Timestamp::now();
-        let (trace, parent_span_id) = match parent {
-            Some(p) => (Arc::clone(&p.trace), Some(p.id)),
-            None => {
-                let client = context::client_for_new_trace()?;
-                let project_name = match meta.project_name {
-                    Some(p) => Arc::from(p),
-                    None => client.project_name(),
-                };
-                let trace = ActiveTrace {
-                    id: new_id(start),
-                    project_name,
-                    client,
-                };
-                (Arc::new(trace), None)
-            }
+        // Under a current span: its trace (a stand-in for an explicit trace gives top-level
+        // spans). Otherwise this call starts a new trace, if some client takes it.
+        let (parent_trace, parent_span_id, new_trace_client) = match parent {
+            Some(p) => (Some(Arc::clone(&p.trace)), p.id_for_children(), None),
+            None => (None, None, Some(context::client_for_new_trace()?)),
         };
         let mut described = CallStart {
             input: InputCapture::default(),
@@ -147,21 +194,46 @@ impl Call {
             thread_id: None,
         };
         describe(&mut described);
-        let root = parent_span_id.is_none().then(|| RootExtras {
+        let root = new_trace_client.is_some().then(|| RootExtras {
             thread_id: described.thread_id.take(),
         });
-        let span = Arc::new(ActiveSpan {
-            id: new_id(start),
-            trace,
+        let name = described.name.unwrap_or(Cow::Borrowed(meta.name));
+        let trace = match (parent_trace, new_trace_client) {
+            (Some(trace), _) => trace,
+            (None, Some(client)) => {
+                let project_name = match meta.project_name {
+                    Some(p) => Arc::from(p),
+                    None => client.project_name(),
+                };
+                let id = new_id(start);
+                Arc::new(ActiveTrace::new(id, project_name, client, name.clone()))
+            }
+            (None, None) => return None,
+        };
+        let input = meta.capture_input.then(|| described.input.finish());
+        let metadata = described.metadata.map(Arc::new);
+        let mut active = ActiveSpan::new(new_id(start), trace, name.clone());
+        // What an early start record needs should the span run long (cheap Arc clones).
+        active.progress = Progress::new(StartInfo {
+            parent_span_id,
+            span_type: meta.span_type,
+            tags: meta.tags,
+            start,
+            input: input.clone(),
+            metadata: metadata.clone(),
+            is_root: root.is_some(),
+            thread_id: root.as_ref().and_then(|r| r.thread_id.clone()),
         });
+        let span = Arc::new(active);
+        span.trace.client.watch(&span);
         Some(Call {
             span,
             parent_span_id,
             meta,
-            name: described.name.unwrap_or(Cow::Borrowed(meta.name)),
+            name,
             start,
-            input: meta.capture_input.then(|| described.input.finish()),
-            metadata: described.metadata.map(Arc::new),
+            input,
+            metadata,
             root,
             done: false,
         })
@@ -193,12 +265,16 @@ impl Call {
 
     fn complete(&mut self, end: Timestamp, output: Option<Payload>, error: Option<ErrorInfo>) {
         self.done = true;
+        // Before the final record is queued: no start record may be sent after it.
+        self.span.progress.end();
         let trace = &self.span.trace;
         let tags = if self.meta.tags.is_empty() {
             Tags::None
         } else {
             Tags::Static(self.meta.tags)
         };
+        // Feedback scores set with `update_current_*` (no allocation when there are none).
+        let mut scores: Vec<Record> = Vec::new();
         if let Some(root) = self.root.take() {
             let details = (root.thread_id.is_some() || error.is_some()).then(|| {
                 Box::new(TraceDetails {
@@ -206,7 +282,7 @@ impl Call {
                     error_info: error.clone(),
                 })
             });
-            trace.client.enqueue(Record::Trace(TraceRecord {
+            let mut record = TraceRecord {
                 id: trace.id,
                 project_name: Arc::clone(&trace.project_name),
                 name: self.name.clone(),
@@ -217,7 +293,11 @@ impl Call {
                 metadata: self.metadata.clone(),
                 tags: tags.clone(),
                 details,
-            }));
+            };
+            if let Some(update) = trace.update.take() {
+                update.apply_to(&mut record, &mut scores);
+            }
+            trace.client.enqueue(Record::Trace(record));
         }
         let details = error.map(|e| {
             Box::new(SpanDetails {
@@ -225,7 +305,7 @@ impl Call {
                 ..SpanDetails::default()
             })
         });
-        trace.client.enqueue(Record::Span(SpanRecord {
+        let mut record = SpanRecord {
             id: self.span.id,
             trace_id: trace.id,
             parent_span_id: self.parent_span_id,
@@ -239,7 +319,14 @@ impl Call {
             metadata: self.metadata.take(),
             tags,
             details,
-        }));
+        };
+        if let Some(update) = self.span.update.take() {
+            update.apply_to(&mut record, &mut scores);
+        }
+        trace.client.enqueue(Record::Span(record));
+        for score in scores {
+            trace.client.enqueue(score);
+        }
     }
 }
 
@@ -368,5 +455,27 @@ where
                 resume_unwind(payload)
             }
         }
+    }
+}
+
+/// Runs `f`: makes a closure `FnOnce` by its signature, so that a body moved into it may
+/// return borrows of what it captured (used for functions that return a future).
+#[inline(always)]
+pub fn call_once<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// `#[track(flush = true)]` in sync code: delivers what the client of this call has queued,
+/// waiting at most its shutdown timeout.
+pub fn flush_current() {
+    if let Some(client) = context::client_for_new_trace() {
+        client.flush(client.shutdown_timeout());
+    }
+}
+
+/// `#[track(flush = true)]` in async code, without blocking the runtime.
+pub async fn flush_current_async() {
+    if let Some(client) = context::client_for_new_trace() {
+        client.flush_async(client.shutdown_timeout()).await;
     }
 }

@@ -384,7 +384,8 @@ impl FakeOpik {
         self.shared.lock().discard = on;
     }
 
-    /// How many requests were answered in throughput mode ([`FakeOpik::discard_bodies`]).
+    /// How many requests arrived in throughput mode ([`FakeOpik::discard_bodies`]), whether
+    /// answered or held by a scripted [`Reply::never`].
     pub fn discarded(&self) -> u64 {
         self.shared.lock().discarded
     }

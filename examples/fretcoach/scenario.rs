@@ -1,0 +1,276 @@
+//! What FretCoach does, instrumented as its design documents show:
+//!
+//! - a **practice session** trace (thread `session-<id>`, metadata `session_id`, `scale_name`,
+//!   `user_id`), with a **live coaching feedback** LLM call every 15 s of practice, each spoken
+//!   by a **TTS** span nested under it, and a **session summary** at the end; one feedback call
+//!   times out and is recorded with its error;
+//! - the **practice planner** chat in the hub: one trace per message, thread `user-<id>`, and
+//!   the user's rating of an answer as a feedback score.
+
+use crate::llm::{Llm, LlmError, Message, Speech, Speed, Tts, MODEL, PROVIDER};
+use serde::Serialize;
+use std::time::Duration;
+
+/// How long the coach waits for a feedback answer before skipping that window (simulated).
+const FEEDBACK_BUDGET: Duration = Duration::from_secs(8);
+/// Practice time between two coaching feedbacks (simulated).
+const FEEDBACK_EVERY: Duration = Duration::from_secs(15);
+
+/// Who practises what, and how fast simulated time runs.
+pub struct Scenario {
+    pub session_id: String,
+    pub user_id: String,
+    pub scale_name: String,
+    /// Simulated practice length.
+    pub practice: Duration,
+    pub speed: Speed,
+    pub llm: Llm,
+    pub tts: Tts,
+    /// Whether to print what the app shows its user (the coach's words, the planner's answers).
+    pub chatty: bool,
+}
+
+impl Scenario {
+    /// The run `cargo run --example fretcoach` makes: one minute of practice (four feedback
+    /// windows, the third of which times out), then three planner messages.
+    pub fn standard(session_id: String, speed: Speed, llm: Llm) -> Self {
+        Scenario {
+            session_id,
+            user_id: "1842".to_owned(),
+            scale_name: "A minor pentatonic".to_owned(),
+            practice: Duration::from_secs(60),
+            speed,
+            llm,
+            tts: Tts::offline(speed),
+            chatty: true,
+        }
+    }
+
+    /// The LLM call of the standard scenario that stalls (the third feedback).
+    pub const STALLED_CALL: usize = 2;
+
+    fn say(&self, who: &str, text: &str) {
+        if self.chatty {
+            println!("{who:>8}: {text}");
+        }
+    }
+}
+
+/// What the pickup and pitch tracker measured over one feedback window.
+#[derive(Clone, Debug, Serialize)]
+pub struct PracticeMetrics {
+    pub window: u32,
+    pub elapsed_s: u64,
+    pub tempo_bpm: u32,
+    pub notes_played: u32,
+    pub accuracy_pct: f64,
+    pub timing_offset_ms: f64,
+}
+
+/// Deterministic "measurements": the player warms up over the session.
+fn measure(window: u32, elapsed: Duration) -> PracticeMetrics {
+    let w = f64::from(window);
+    PracticeMetrics {
+        window,
+        elapsed_s: elapsed.as_secs(),
+        tempo_bpm: 80,
+        notes_played: 38 + window * 3,
+        accuracy_pct: (78.0 + 4.5 * w).min(99.0),
+        timing_offset_ms: 24.0 - 5.0 * w,
+    }
+}
+
+/// What a practice session produced.
+#[derive(Debug, Serialize)]
+pub struct SessionReport {
+    pub feedbacks_spoken: usize,
+    pub feedbacks_skipped: usize,
+    pub summary: Option<String>,
+}
+
+/// Runs the whole scenario: a practice session, then the planner chat.
+pub async fn run(s: &Scenario) {
+    practice_session(s, &s.session_id, &s.user_id, &s.scale_name).await;
+    planner_chat(s).await;
+}
+
+#[opik::track(
+    name = "practice-session",
+    tags = ["fretcoach", "practice-session"],
+    thread_id = format!("session-{session_id}"),
+    metadata = { "session_id": session_id, "scale_name": scale_name, "user_id": user_id },
+    skip(s),
+)]
+async fn practice_session(
+    s: &Scenario,
+    session_id: &str,
+    user_id: &str,
+    scale_name: &str,
+) -> SessionReport {
+    s.say(
+        "app",
+        &format!("practice session {session_id}: {scale_name}, 80 bpm"),
+    );
+    let mut report = SessionReport {
+        feedbacks_spoken: 0,
+        feedbacks_skipped: 0,
+        summary: None,
+    };
+    let mut history = Vec::new();
+    let mut elapsed = Duration::ZERO;
+    let mut window = 0;
+    while elapsed + FEEDBACK_EVERY <= s.practice {
+        s.speed.sleep(FEEDBACK_EVERY).await; // the user plays
+        elapsed += FEEDBACK_EVERY;
+        window += 1;
+        let metrics = measure(window, elapsed);
+        match live_coach_feedback(&s.llm, &s.tts, &s.scale_name, &metrics).await {
+            Ok(tip) => {
+                report.feedbacks_spoken += 1;
+                history.push(metrics);
+                s.say("coach", &tip);
+            }
+            Err(e) => {
+                // The player keeps playing; the coach stays quiet for this window.
+                report.feedbacks_skipped += 1;
+                s.say("app", &format!("(no feedback this time: {e})"));
+            }
+        }
+    }
+    match session_summary(&s.llm, &history).await {
+        Ok(summary) => {
+            s.say("coach", &summary);
+            report.summary = Some(summary);
+        }
+        Err(e) => s.say("app", &format!("(no summary: {e})")),
+    }
+    report
+}
+
+/// Sets what an LLM span needs for Opik to show the model and compute the cost.
+fn record_llm_call(completion: Option<&crate::llm::Completion>) {
+    opik::update_current_span(|span| {
+        span.model(MODEL).provider(PROVIDER);
+        if let Some(c) = completion.filter(|c| !c.recorded) {
+            span.usage(opik::Usage::new(c.prompt_tokens, c.completion_tokens));
+        }
+    });
+}
+
+#[opik::track(name = "live-coach-feedback", type = "llm", tags = ["live-coach", "live-feedback"])]
+async fn live_coach_feedback(
+    llm: &Llm,
+    tts: &Tts,
+    scale_name: &str,
+    metrics: &PracticeMetrics,
+) -> Result<String, LlmError> {
+    let messages = [
+        Message::system(
+            "You are FretCoach, a guitar teacher listening live. One or two short, concrete, \
+             encouraging sentences.",
+        ),
+        Message::user(format!(
+            "Scale: {scale_name}. Metrics for the last 15 s: {}",
+            serde_json::to_string(metrics).unwrap_or_default()
+        )),
+    ];
+    record_llm_call(None); // a call that fails still shows which model it was
+    let completion = llm.chat(&messages, FEEDBACK_BUDGET).await?;
+    record_llm_call(Some(&completion));
+    live_coach_tts(tts, &completion.text).await;
+    Ok(completion.text)
+}
+
+#[opik::track(name = "live-coach-tts", tags = ["tts", "live-coach"])]
+async fn live_coach_tts(tts: &Tts, text: &str) -> Speech {
+    tts.speak(text).await
+}
+
+#[opik::track(name = "session-summary", type = "llm", tags = ["live-coach", "session-summary"])]
+async fn session_summary(llm: &Llm, windows: &[PracticeMetrics]) -> Result<String, LlmError> {
+    let messages = [
+        Message::system("SUMMARY: summarize the practice session for the player in 2 sentences."),
+        Message::user(serde_json::to_string(windows).unwrap_or_default()),
+    ];
+    record_llm_call(None);
+    let completion = llm.chat(&messages, Duration::from_secs(20)).await?;
+    record_llm_call(Some(&completion));
+    Ok(completion.text)
+}
+
+/// The hub's practice planner: a short conversation, one trace per message, all in the
+/// thread `user-<id>`; the user gives the second answer a thumbs-up.
+async fn planner_chat(s: &Scenario) {
+    let questions = [
+        "I have 20 minutes a day. What should I practise this week?",
+        "How do I get faster without getting sloppy?",
+        "Can you plan Thursday around the position shift?",
+    ];
+    let mut conversation: Vec<Message> = Vec::new();
+    for (i, question) in questions.iter().enumerate() {
+        s.say("user", question);
+        match practice_planner(s, &s.user_id, &conversation, question).await {
+            Ok(reply) => {
+                s.say("planner", &reply.text);
+                conversation.push(Message::user(*question));
+                conversation.push(Message::assistant(reply.text));
+                if i == 1 {
+                    rate_answer(s, reply.trace_id);
+                }
+            }
+            Err(e) => s.say("app", &format!("(the planner is unavailable: {e})")),
+        }
+        s.speed.sleep(Duration::from_secs(4)).await; // the user reads and types
+    }
+}
+
+/// The user's thumbs-up on a planner answer, logged against that message's trace.
+fn rate_answer(s: &Scenario, trace_id: Option<uuid::Uuid>) {
+    let Some(trace_id) = trace_id else { return };
+    let score = opik::Score::new("user-rating", 1.0).reason("thumbs up in the hub");
+    match opik::log_trace_feedback_scores([(trace_id, score)]) {
+        Ok(()) => s.say("app", "(you rated this answer: helpful)"),
+        Err(e) => s.say("app", &format!("(rating not recorded: {e})")),
+    }
+}
+
+/// A planner answer, and the trace it was recorded in (to attach the user's rating).
+#[derive(Debug, Serialize)]
+pub struct PlannerReply {
+    pub text: String,
+    #[serde(skip)]
+    pub trace_id: Option<uuid::Uuid>,
+}
+
+#[opik::track(
+    name = "practice-planner",
+    tags = ["fretcoach-hub", "practice-planning"],
+    thread_id = format!("user-{user_id}"),
+    metadata = { "user_id": user_id, "conversation_length": conversation.len() / 2 + 1 },
+    skip(s),
+)]
+async fn practice_planner(
+    s: &Scenario,
+    user_id: &str,
+    conversation: &[Message],
+    message: &str,
+) -> Result<PlannerReply, LlmError> {
+    let mut messages = vec![Message::system(
+        "PLANNER: you plan guitar practice. Be specific about minutes and tempo.",
+    )];
+    messages.extend(conversation.iter().cloned());
+    messages.push(Message::user(message));
+    let text = planner_llm(&s.llm, &messages).await?;
+    Ok(PlannerReply {
+        text,
+        trace_id: opik::current_trace_data().map(|t| t.id),
+    })
+}
+
+#[opik::track(name = "planner-llm", type = "llm", tags = ["practice-planning"])]
+async fn planner_llm(llm: &Llm, messages: &[Message]) -> Result<String, LlmError> {
+    record_llm_call(None);
+    let completion = llm.chat(messages, Duration::from_secs(20)).await?;
+    record_llm_call(Some(&completion));
+    Ok(completion.text)
+}

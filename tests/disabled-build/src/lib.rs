@@ -1,0 +1,111 @@
+//! A library instrumented with `#[opik::track]` whose build turns opik's `enabled` feature off:
+//! every argument and every function shape must still compile, the attribute must still check
+//! its arguments, and the functions must run exactly as written.
+
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+opik::tags! {
+    /// A declared tag.
+    pub COACH = "coach";
+}
+
+/// Every argument at once.
+#[opik::track(
+    name = "all",
+    type = "llm",
+    tags = [COACH, "lib"],
+    metadata = { "n": n },
+    capture_input = true,
+    capture_output = true,
+    skip(secret),
+    thread_id = format!("t-{n}"),
+    project_name = "elsewhere",
+    flush = true,
+)]
+pub fn all_arguments(n: u32, secret: &str) -> Result<u32, std::num::ParseIntError> {
+    Ok(n + secret.parse::<u32>()?)
+}
+
+/// An async function.
+#[opik::track(skip_all)]
+pub async fn async_fn(n: u32) -> Option<u32> {
+    Some(n * 2)
+}
+
+/// A function returning a boxed future.
+#[opik::track(name = format!("boxed-{n}"))]
+pub fn boxed(n: u32) -> Pin<Box<dyn Future<Output = u32> + Send>> {
+    Box::pin(async move { n + 1 })
+}
+
+/// A function returning `impl Future` (the shape under test, not an `async fn`).
+#[opik::track]
+#[allow(clippy::manual_async_fn)]
+pub fn impl_future(n: u32) -> impl Future<Output = u32> {
+    async move { n + 2 }
+}
+
+/// Methods.
+#[derive(Debug, Serialize)]
+pub struct Counter {
+    /// The count.
+    pub n: u32,
+}
+
+impl Counter {
+    /// `&mut self`.
+    #[opik::track]
+    pub fn bump(&mut self) -> u32 {
+        self.n += 1;
+        self.n
+    }
+
+    /// Generic with `impl Trait`.
+    #[opik::track]
+    pub fn describe<T: std::fmt::Debug>(&self, extra: T, label: impl std::fmt::Display) -> String {
+        format!("{label}: {} {extra:?}", self.n)
+    }
+}
+
+/// The runtime API, each entry point used once; all of it does nothing with the feature off.
+pub fn use_runtime_api() -> Result<(bool, opik::FlushReport, opik::Stats), opik::InitError> {
+    let guard: opik::OpikGuard = opik::init_with(
+        opik::ConfigBuilder::with_env_map(Vec::<(String, String)>::new())
+            .url("http://127.0.0.1:9/api")
+            .api_key("unused-key")
+            .project_name("p"),
+    )?;
+    let enabled = guard.is_enabled() || guard.client().is_some();
+    let report = opik::flush(Duration::from_secs(1));
+    let stats = opik::stats();
+    let _: Result<opik::OpikGuard, opik::InitError> = opik::init();
+    let _span_type = opik::SpanType::Llm;
+    let _reason: Option<opik::DropReason> = None;
+    let _err: Option<opik::ConfigError> = None;
+    let _client_err: Option<opik::ClientError> = None;
+    Ok((enabled, report, stats))
+}
+
+/// `flush_async`.
+pub async fn flush_async() -> opik::FlushReport {
+    opik::flush_async(Duration::from_secs(1)).await
+}
+
+/// Whether `#[track]` emitted its functions unchanged: a tracked call under a client records
+/// nothing. The client points at a closed port; nothing would be sent anyway.
+pub fn tracked_calls_record_nothing() -> Option<bool> {
+    let config = opik::ConfigBuilder::with_env_map(Vec::<(String, String)>::new())
+        .url("http://127.0.0.1:9/api")
+        .resolve()
+        .ok()?
+        .into_config()?;
+    let client = opik::Client::new(&config).ok()?;
+    client.sync_scope(|| {
+        let _ = all_arguments(1, "2");
+        Counter { n: 0 }.bump();
+    });
+    Some(client.stats().produced == 0)
+}

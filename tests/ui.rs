@@ -1,0 +1,10 @@
+//! Compile-time behaviour of `#[track]` and `tags!`: every shape in `tests/ui/pass` compiles
+//! (and runs), every mistake in `tests/ui/fail` is an error pointing at the offending token, with
+//! the message in the `.stderr` next to it. Regenerate with `TRYBUILD=overwrite` and read them.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/pass/*.rs");
+    t.compile_fail("tests/ui/fail/*.rs");
+}

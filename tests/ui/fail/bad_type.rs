@@ -1,0 +1,6 @@
+#[opik::track(type = "lmm")]
+fn f() {}
+
+fn main() {
+    f();
+}

@@ -1,0 +1,6 @@
+#[opik::track(metadata = { "scale": "C", "tempo": 120, "scale": "D" })]
+fn f() {}
+
+fn main() {
+    f();
+}

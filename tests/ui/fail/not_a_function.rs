@@ -1,0 +1,6 @@
+#[opik::track]
+struct Agent {
+    name: String,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[opik::track(name = "a", type = "llm", name = "b")]
+fn f() {}
+
+fn main() {
+    f();
+}

@@ -1,0 +1,6 @@
+#[opik::track(tag = ["a"])]
+fn f() {}
+
+fn main() {
+    f();
+}
