@@ -50,6 +50,7 @@
 //! | `thread_id = expr` | the trace's conversation thread, when this call starts the trace |
 //! | `project_name = "lit"` | project of a trace this call starts |
 //! | `flush = true` | deliver what is queued when the call returns (short-lived programs) |
+//! | `distributed_headers = expr` | continue the trace of incoming headers ([`distributed_headers`] on the caller's side): a span under the remote parent, no new trace |
 //!
 //! Inside a tracked call, [`update_current_span`] and [`update_current_trace`] set what is
 //! known only at run time: `model`, `provider`, `usage` (OpenAI and Anthropic shapes are
@@ -194,6 +195,7 @@ pub use opik_core::stats::{DropReason, Stats};
 /// | `thread_id = expr` | the trace's thread, when this call starts the trace |
 /// | `project_name = "lit"` | project of a trace this call starts; nested in a trace of another project, the call follows its trace (one warning per call site) |
 /// | `flush = true` | deliver what is queued when the call returns (short-lived programs, lambdas) |
+/// | `distributed_headers = expr` | continue the trace of incoming headers (an `http::HeaderMap`, a map of strings...): a span under the remote parent, no new trace |
 ///
 /// It goes on `async fn`, `fn`, methods (the receiver is never recorded), generic functions,
 /// `unsafe fn`, `#[async_trait]` methods, and functions returning `impl Future<Output = T>`,
@@ -280,6 +282,8 @@ pub use opik_core::propagation::{
 /// What `#[track]` expands to calls. Not a public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use opik_core::distributed::{continue_remote, DistributedHeaders};
+    pub use opik_core::propagation::OpikContext;
     pub use opik_core::record::SpanType;
     pub use opik_core::recorder::capture::{
         ErrProbe, ErrViaDebug, ErrViaDisplay, ErrViaError, ErrViaTypeName, JsonBuf, OutputCapture,

@@ -261,32 +261,42 @@ async fn the_scenario_records_the_design_and_local_lines_match_http() {
     let _ = std::fs::remove_file(&path);
 }
 
-/// Runs `cargo run --example fretcoach` with `envs` and no Opik or OpenAI settings from this
-/// machine (empty HOME, so no ~/.opik.config either). Returns (stdout, stderr, run time).
+/// The example binary. `cargo test` builds every example next to the tests
+/// (`target/<profile>/examples/`), with the same features, so the test runs that one rather
+/// than a nested `cargo run`, which would resolve features differently and rebuild. Only when
+/// it is missing (a filtered run such as `cargo test --test fretcoach` on a fresh target) is it
+/// built here; after editing the example, run `cargo test --examples --test fretcoach`.
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("fretcoach{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let build = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "--example",
+                "fretcoach",
+                "--manifest-path",
+                manifest,
+            ])
+            .status()
+            .expect("cargo runs");
+        assert!(build.success(), "the example builds");
+    }
+    bin
+}
+
+/// Runs the fretcoach example with `envs` and no Opik or OpenAI settings from this machine
+/// (empty HOME, so no ~/.opik.config either). Returns (stdout, stderr, run time).
 fn run_example(envs: &[(&str, &str)], home: &Path) -> (String, String, Duration) {
-    let cargo = env!("CARGO");
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
-    let build = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "--example",
-            "fretcoach",
-            "--manifest-path",
-            manifest,
-        ])
-        .status()
-        .expect("cargo runs");
-    assert!(build.success(), "the example builds");
-    let mut cmd = Command::new(cargo);
-    cmd.args([
-        "run",
-        "--quiet",
-        "--example",
-        "fretcoach",
-        "--manifest-path",
-        manifest,
-    ]);
+    let mut cmd = Command::new(example_binary());
     for (k, _) in std::env::vars() {
         if k.starts_with("OPIK_") || k.starts_with("OPENAI_") {
             cmd.env_remove(k);

@@ -168,3 +168,29 @@ fn recorded_spans_are_valid_opik_requests() {
         30
     );
 }
+
+#[opik::track(name = "fetch")]
+fn fetch() {
+    let _driver = tracing::debug_span!("hyper-connection").entered();
+    let _query = tracing::info_span!("query", table = "scales").entered();
+}
+
+#[test]
+fn spans_below_info_are_left_out_unless_asked_for() {
+    let recorded = tracing::subscriber::with_default(subscriber(), || record(fetch));
+    assert!(recorded.spans_named("hyper-connection").is_empty());
+    // The INFO span inside the skipped DEBUG one nests under the tracked call.
+    assert_eq!(
+        recorded.parent(recorded.span("query")).unwrap()["name"],
+        "fetch"
+    );
+
+    let verbose =
+        tracing_subscriber::registry().with(OpikLayer::new().with_level(tracing::Level::TRACE));
+    let recorded = tracing::subscriber::with_default(verbose, || record(fetch));
+    let driver = recorded.span("hyper-connection");
+    assert_eq!(
+        recorded.parent(recorded.span("query")).unwrap()["id"],
+        driver["id"]
+    );
+}

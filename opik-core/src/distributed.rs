@@ -231,6 +231,13 @@ where
     WithContext::with_headers(fut, DistributedHeaders::from_headers(headers))
 }
 
+/// What `#[track(distributed_headers = ...)]` expands to for futures: headers already read
+/// (they may borrow the function's arguments), entered at the first poll.
+#[doc(hidden)]
+pub fn continue_remote<F: Future>(headers: Option<DistributedHeaders>, fut: F) -> WithContext<F> {
+    WithContext::with_headers(fut, headers)
+}
+
 /// [`with_distributed_headers`] for sync code.
 pub fn run_with_distributed_headers<H, R>(headers: &H, f: impl FnOnce() -> R) -> R
 where

@@ -32,6 +32,8 @@ pub struct TrackArgs {
     pub project_name: Option<LitStr>,
     /// `flush = true`.
     pub flush: Option<LitBool>,
+    /// `distributed_headers = expr`: continue the trace of incoming headers.
+    pub distributed_headers: Option<Box<Expr>>,
     /// The keys in the order given.
     pub keys: Vec<String>,
 }
@@ -100,6 +102,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "thread_id",
     "project_name",
     "flush",
+    "distributed_headers",
 ];
 
 impl Parse for TrackArgs {
@@ -173,6 +176,7 @@ fn parse_value(args: &mut TrackArgs, key: &str, input: ParseStream<'_>) -> syn::
         "capture_output" => args.capture_output = Some(lit_bool(input, key)?),
         "flush" => args.flush = Some(lit_bool(input, key)?),
         "thread_id" => args.thread_id = Some(Box::new(input.parse()?)),
+        "distributed_headers" => args.distributed_headers = Some(Box::new(input.parse()?)),
         "project_name" => {
             args.project_name = Some(lit_str(input, "project_name", "\"my-project\"")?)
         }

@@ -151,7 +151,7 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
             let output = ReturnKind::of(&sig.output);
             let capture_output = output.capture(args.capture_output());
             let fake_return = output.fake_return_edge();
-            quote! {
+            let run = quote! {
                 let __opik_call = ::opik::__private::Call::start(&__OPIK_META, #describe);
                 let __opik_ret = ::opik::__private::Tracked::new(
                     __opik_call,
@@ -163,6 +163,16 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
                 ).await;
                 #flush_async
                 __opik_ret
+            };
+            match &args.distributed_headers {
+                // The headers are read now (they may borrow arguments); the whole call,
+                // `Call::start` included, then runs under the remote parent.
+                Some(headers) => quote! {
+                    let __opik_remote =
+                        ::opik::__private::DistributedHeaders::from_headers(&(#headers));
+                    ::opik::__private::continue_remote(__opik_remote, async move { #run }).await
+                },
+                None => run,
             }
         }
         (false, Some(future)) => {
@@ -185,6 +195,16 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
                     __opik_ret
                 }
             };
+            let (remote, wrapped) = match &args.distributed_headers {
+                Some(headers) => (
+                    quote! {
+                        let __opik_remote =
+                            ::opik::__private::DistributedHeaders::from_headers(&(#headers));
+                    },
+                    quote! { ::opik::__private::continue_remote(__opik_remote, #wrapped) },
+                ),
+                None => (TokenStream::new(), wrapped),
+            };
             let wrapped = if boxed {
                 quote! { ::std::boxed::Box::pin(#wrapped) }
             } else {
@@ -193,6 +213,7 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
             quote! {
                 // Arguments are captured now, while they are still borrowed here; the span
                 // starts when the future is first polled, under the span current then.
+                #remote
                 let __opik_pre = ::opik::__private::CallStart::capture(#describe);
                 let __opik_fut = ::opik::__private::call_once(move || {
                     #fake_return
@@ -224,9 +245,16 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
                 },
                 None => call,
             };
-            quote! {
+            let run = quote! {
                 let __opik_call = ::opik::__private::Call::start(&__OPIK_META, #describe);
                 #run
+            };
+            match &args.distributed_headers {
+                Some(headers) => quote! {
+                    let __opik_remote = ::opik::__private::OpikContext::from_headers(&(#headers));
+                    __opik_remote.run(move || { #run })
+                },
+                None => run,
             }
         }
     };

@@ -33,8 +33,9 @@
 //! Which spans are recorded: a span whose `tracing` parent was recorded; else a span opened
 //! while a tracked call is current (it nests under that call); else a span that declares a
 //! `gen_ai.*` field, which starts a new trace. Other spans (an HTTP server's, a database
-//! driver's, outside any tracked call) are left alone. Filter further with
-//! [`Layer::with_filter`].
+//! driver's, outside any tracked call) are left alone, and so are spans below `INFO` (HTTP
+//! clients' and drivers' `DEBUG`/`TRACE` spans; see [`OpikLayer::with_level`]) unless they are
+//! GenAI spans. Filter further with [`Layer::with_filter`].
 //!
 //! The span type is decided when the span opens: `llm` when it *declares* a `gen_ai.*` field
 //! among `gen_ai.request.model`, `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.system`
@@ -85,15 +86,31 @@ fn is_llm_field(name: &str) -> bool {
 }
 
 /// The layer; see the [module docs](self).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct OpikLayer {
-    _private: (),
+    level: Level,
+}
+
+impl Default for OpikLayer {
+    fn default() -> Self {
+        OpikLayer { level: Level::INFO }
+    }
 }
 
 impl OpikLayer {
-    /// A layer with the default rules (see the [module docs](self)).
+    /// A layer with the default rules (see the [module docs](self)): spans at `INFO` or more
+    /// important, and GenAI spans at any level.
     pub fn new() -> Self {
         OpikLayer::default()
+    }
+
+    /// Records spans down to `level` (default `INFO`; `#[instrument]` spans are `INFO`). HTTP
+    /// clients and database drivers open their spans at `DEBUG` and `TRACE`: lowering the
+    /// level puts them in your traces. GenAI spans are recorded whatever their level.
+    #[must_use]
+    pub fn with_level(mut self, level: Level) -> Self {
+        self.level = level;
+        self
     }
 }
 
@@ -299,6 +316,10 @@ where
             .any(|f| is_llm_field(f.name()));
         let under_tracked_call = opik_core::context::current_span().is_some();
         if parent_context.is_none() && !under_tracked_call && !declares_llm {
+            return;
+        }
+        // `Level` orders by verbosity: `TRACE > DEBUG > INFO`.
+        if !declares_llm && *attrs.metadata().level() > self.level {
             return;
         }
         let meta: &'static SpanMeta = if declares_llm { &LLM } else { &GENERAL };
