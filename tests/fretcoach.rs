@@ -111,39 +111,6 @@ fn server_shape(server: &FakeOpik) -> Value {
     )
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
-/// Reads a JSON lines file and sends each request to `server`, as the HTTP exporter would.
-async fn replay(path: &Path, server: &FakeOpik) -> usize {
-    let text = std::fs::read_to_string(path).expect("the JSON lines file exists");
-    let http = reqwest::Client::new();
-    let mut n = 0;
-    for line in text.lines() {
-        let line: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?} is not JSON: {e}"));
-        let method = reqwest::Method::from_bytes(line["method"].as_str().unwrap().as_bytes())
-            .expect("a method");
-        let url = format!("{}{}", server.base_url(), line["path"].as_str().unwrap());
-        let status = http
-            .request(method, url)
-            .header("content-type", "application/json")
-            .header("content-encoding", "gzip")
-            .header("comet-workspace", common::TEST_WORKSPACE)
-            .body(gzip(line["body"].to_string().as_bytes()))
-            .send()
-            .await
-            .expect("the fake server answers")
-            .status();
-        assert!(status.is_success(), "replayed {line} got {status}");
-        n += 1;
-    }
-    n
-}
-
 #[tokio::test]
 async fn the_scenario_records_the_design_and_local_lines_match_http() {
     // Through the local view.
@@ -159,7 +126,7 @@ async fn the_scenario_records_the_design_and_local_lines_match_http() {
     drop(local);
 
     let replayed = FakeOpik::start();
-    assert!(replay(&path, &replayed).await >= 3);
+    assert!(common::replay(&common::read_json_lines(&path), &replayed).await >= 3);
     replayed.assert_valid();
     let local_shape = server_shape(&replayed);
 

@@ -105,41 +105,6 @@ async fn summary() -> Result<u32, Timeout> {
     Err(Timeout)
 }
 
-/// Reads the JSON lines file: one `{"method","path","body"}` object per line.
-fn read_lines(path: &PathBuf) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).expect("the JSON lines file exists");
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {l:?} is not JSON: {e}")))
-        .collect()
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
-/// Sends each recorded request to `server`, as the HTTP exporter would have.
-async fn replay(lines: &[Value], server: &FakeOpik) {
-    let http = reqwest::Client::new();
-    for line in lines {
-        let method = reqwest::Method::from_bytes(line["method"].as_str().unwrap().as_bytes())
-            .expect("a method");
-        let url = format!("{}{}", server.base_url(), line["path"].as_str().unwrap());
-        let status = http
-            .request(method, url)
-            .header("content-type", "application/json")
-            .header("content-encoding", "gzip")
-            .header("comet-workspace", common::TEST_WORKSPACE)
-            .body(gzip(line["body"].to_string().as_bytes()))
-            .send()
-            .await
-            .expect("the fake server answers")
-            .status();
-        assert!(status.is_success(), "replayed {line} got {status}");
-    }
-}
-
 #[tokio::test]
 async fn local_view_prints_the_tree_and_writes_valid_request_lines() {
     let path = temp_file("tree");
@@ -174,7 +139,7 @@ async fn local_view_prints_the_tree_and_writes_valid_request_lines() {
         "summary line with its error: {printed}"
     );
 
-    let lines = read_lines(&path);
+    let lines = common::read_json_lines(&path);
     let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
     assert_eq!(
         paths,
@@ -187,7 +152,7 @@ async fn local_view_prints_the_tree_and_writes_valid_request_lines() {
 
     // Replayed to a fake Opik, every body passes its checks against the OpenAPI spec.
     let server = FakeOpik::start();
-    replay(&lines, &server).await;
+    common::replay(&lines, &server).await;
     server.assert_valid();
     assert_eq!(server.traces().len(), 1);
     let spans = server.spans();
@@ -357,7 +322,7 @@ fn init_with_local_installs_the_local_view() {
     tts(7);
     drop(guard); // shuts down: delivers to the file
     std::env::remove_var("OPIK_LOCAL_FILE");
-    let lines = read_lines(&path);
+    let lines = common::read_json_lines(&path);
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert_eq!(lines[0]["body"]["traces"][0]["name"], "live-coach-tts");
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{client_for, span, TEST_PROJECT};
+use common::{client_for, record, record_async, span, TEST_PROJECT};
 use fake_opik::FakeOpik;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -18,29 +18,6 @@ opik::tags! {
     /// The live coaching agent.
     pub LIVE_COACH = "live-coach";
     pub TTS = "tts";
-}
-
-/// Runs `f` under a fresh client and returns (traces, spans) once delivered.
-fn record<R>(f: impl FnOnce() -> R) -> (Vec<Value>, Vec<Value>) {
-    let server = FakeOpik::start();
-    let client = client_for(&server);
-    client.sync_scope(f);
-    assert!(client.flush(Duration::from_secs(5)).completed);
-    server.assert_valid();
-    (server.traces(), server.spans())
-}
-
-fn record_async<F: std::future::Future>(fut: F) -> (Vec<Value>, Vec<Value>) {
-    let server = FakeOpik::start();
-    let client = client_for(&server);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(client.scope(fut));
-    assert!(client.flush(Duration::from_secs(5)).completed);
-    server.assert_valid();
-    (server.traces(), server.spans())
 }
 
 #[opik::track(

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{client_for, span};
+use common::{client_for, record_async, span};
 use fake_opik::FakeOpik;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -14,19 +14,6 @@ use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
-
-fn record_async<F: Future>(fut: F) -> (Vec<Value>, Vec<Value>) {
-    let server = FakeOpik::start();
-    let client = client_for(&server);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(client.scope(fut));
-    assert!(client.flush(Duration::from_secs(5)).completed);
-    server.assert_valid();
-    (server.traces(), server.spans())
-}
 
 #[derive(Debug, Serialize)]
 struct Tuner {

@@ -5,6 +5,8 @@
 use fake_opik::FakeOpik;
 use opik::{Client, ConfigBuilder};
 use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 pub const TEST_KEY: &str = "test-key-5d41402abc4b2a76";
@@ -42,4 +44,62 @@ pub fn span<'a>(spans: &'a [Value], name: &str) -> &'a Value {
         spans.iter().map(|s| &s["name"]).collect::<Vec<_>>()
     );
     found[0]
+}
+
+/// Runs `f` under a fresh client and fake server; returns (traces, spans) once delivered,
+/// every body checked against the spec.
+pub fn record<R>(f: impl FnOnce() -> R) -> (Vec<Value>, Vec<Value>) {
+    let server = FakeOpik::start();
+    let client = client_for(&server);
+    client.sync_scope(f);
+    assert!(client.flush(Duration::from_secs(5)).completed);
+    server.assert_valid();
+    (server.traces(), server.spans())
+}
+
+/// [`record`] for a future, on a current-thread runtime of its own.
+pub fn record_async<F: std::future::Future>(fut: F) -> (Vec<Value>, Vec<Value>) {
+    let server = FakeOpik::start();
+    let client = client_for(&server);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(client.scope(fut));
+    assert!(client.flush(Duration::from_secs(5)).completed);
+    server.assert_valid();
+    (server.traces(), server.spans())
+}
+
+/// Reads a local view's JSON lines file: one `{"method","path","body"}` object per line.
+pub fn read_json_lines(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).expect("the JSON lines file exists");
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {l:?} is not JSON: {e}")))
+        .collect()
+}
+
+/// Sends each recorded request to `server` as the HTTP exporter would have (gzip, headers),
+/// so that the fake server checks it against the spec. Returns how many were sent.
+pub async fn replay(lines: &[Value], server: &FakeOpik) -> usize {
+    let http = reqwest::Client::new();
+    for line in lines {
+        let method = reqwest::Method::from_bytes(line["method"].as_str().unwrap().as_bytes())
+            .expect("a method");
+        let url = format!("{}{}", server.base_url(), line["path"].as_str().unwrap());
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(line["body"].to_string().as_bytes()).unwrap();
+        let status = http
+            .request(method, url)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .header("comet-workspace", TEST_WORKSPACE)
+            .body(gz.finish().unwrap())
+            .send()
+            .await
+            .expect("the fake server answers")
+            .status();
+        assert!(status.is_success(), "replayed {line} got {status}");
+    }
+    lines.len()
 }
