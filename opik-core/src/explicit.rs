@@ -28,7 +28,7 @@ use crate::context::{self, ActiveSpan, ActiveTrace, SpanRole};
 use crate::feedback::{self, Score, ScoreError};
 use crate::id::new_id;
 use crate::propagation::{OpikContext, WithContext};
-use crate::record::{Record, ScoreTarget, SpanRecord, SpanType, Tags, TraceRecord};
+use crate::record::{ScoreTarget, SpanRecord, SpanType, Tags, TraceRecord};
 use crate::update::{SpanUpdate, TraceUpdate};
 use std::borrow::Cow;
 use std::fmt;
@@ -172,7 +172,7 @@ impl ExplicitTrace {
             return;
         }
         let trace = &self.trace;
-        let mut record = TraceRecord {
+        let record = TraceRecord {
             id: trace.id,
             project_name: Arc::clone(&trace.project_name),
             name: trace.name.clone(),
@@ -185,12 +185,9 @@ impl ExplicitTrace {
             details: None,
         };
         let mut scores = Vec::new();
-        if let Some(update) = trace.update.take() {
-            update.apply_to(&mut record, &mut scores);
-        }
-        trace.client.enqueue(Record::Trace(record));
-        for s in scores {
-            trace.client.enqueue(s);
+        trace.queue_final(record, &mut scores);
+        for score in scores {
+            trace.client.enqueue(score);
         }
     }
 }
@@ -333,7 +330,7 @@ impl ExplicitSpan {
         }
         let span = &self.span;
         let trace = &span.trace;
-        let mut record = SpanRecord {
+        let record = SpanRecord {
             id: span.id,
             trace_id: trace.id,
             parent_span_id: self.parent_span_id,
@@ -348,14 +345,7 @@ impl ExplicitSpan {
             tags: Tags::None,
             details: None,
         };
-        let mut scores = Vec::new();
-        if let Some(update) = span.update.take() {
-            update.apply_to(&mut record, &mut scores);
-        }
-        trace.client.enqueue(Record::Span(record));
-        for s in scores {
-            trace.client.enqueue(s);
-        }
+        span.queue_final(record, Vec::new());
     }
 }
 

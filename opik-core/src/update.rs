@@ -92,6 +92,33 @@ impl<T: Merge> UpdateSlot<T> {
     }
 }
 
+impl context::ActiveTrace {
+    /// Queues the trace's final record with what `update_current_trace` (or an explicit
+    /// handle) set applied; the feedback scores set that way are added to `scores`, for the
+    /// caller to queue after the span records.
+    pub(crate) fn queue_final(&self, mut record: TraceRecord, scores: &mut Vec<Record>) {
+        if let Some(update) = self.update.take() {
+            update.apply_to(&mut record, scores);
+        }
+        self.client.enqueue(Record::Trace(record));
+    }
+}
+
+impl context::ActiveSpan {
+    /// Queues the span's final record with what `update_current_span` (or an explicit
+    /// handle) set applied, then the feedback scores in `scores` (the trace's first).
+    pub(crate) fn queue_final(&self, mut record: SpanRecord, mut scores: Vec<Record>) {
+        if let Some(update) = self.update.take() {
+            update.apply_to(&mut record, &mut scores);
+        }
+        let client = &self.trace.client;
+        client.enqueue(Record::Span(record));
+        for score in scores {
+            client.enqueue(score);
+        }
+    }
+}
+
 /// Merging a newer update into an older one.
 pub trait Merge {
     /// Merges `newer` into `self` (newer values win; maps deep-merge; tags append).

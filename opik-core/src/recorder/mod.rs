@@ -282,7 +282,7 @@ impl Call {
                     error_info: error.clone(),
                 })
             });
-            let mut record = TraceRecord {
+            let record = TraceRecord {
                 id: trace.id,
                 project_name: Arc::clone(&trace.project_name),
                 name: self.name.clone(),
@@ -294,10 +294,7 @@ impl Call {
                 tags: tags.clone(),
                 details,
             };
-            if let Some(update) = trace.update.take() {
-                update.apply_to(&mut record, &mut scores);
-            }
-            trace.client.enqueue(Record::Trace(record));
+            trace.queue_final(record, &mut scores);
         }
         let details = error.map(|e| {
             Box::new(SpanDetails {
@@ -305,7 +302,7 @@ impl Call {
                 ..SpanDetails::default()
             })
         });
-        let mut record = SpanRecord {
+        let record = SpanRecord {
             id: self.span.id,
             trace_id: trace.id,
             parent_span_id: self.parent_span_id,
@@ -320,13 +317,7 @@ impl Call {
             tags,
             details,
         };
-        if let Some(update) = self.span.update.take() {
-            update.apply_to(&mut record, &mut scores);
-        }
-        trace.client.enqueue(Record::Span(record));
-        for score in scores {
-            trace.client.enqueue(score);
-        }
+        self.span.queue_final(record, scores);
     }
 }
 
