@@ -175,7 +175,7 @@
 
 pub use opik_core::client::{Client, ClientError};
 pub use opik_core::config::{ConfigBuilder, ConfigError};
-pub use opik_core::export::FlushReport;
+pub use opik_core::export::{ExportSettings, FlushReport};
 pub use opik_core::record::SpanType;
 pub use opik_core::sdk::{flush, flush_async, init, init_with, stats, InitError, OpikGuard};
 pub use opik_core::stats::{DropReason, Stats};
