@@ -224,6 +224,8 @@ fn with_args(c: &mut Criterion) {
 fn parts(c: &mut Criterion) {
     use opik_core::{clock::Timestamp, id::new_id};
     let mut g = c.benchmark_group("parts");
+    // The fast clock is calibrated by an exporter when it starts; make sure it is here too.
+    opik_core::clock::anchor();
     g.bench_function("Timestamp::now", |b| b.iter(Timestamp::now));
     g.bench_function("SystemTime::now", |b| b.iter(std::time::SystemTime::now));
     g.bench_function("Instant::now", |b| b.iter(std::time::Instant::now));

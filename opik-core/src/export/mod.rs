@@ -276,6 +276,8 @@ impl Exporter {
     }
 
     async fn run(mut self) {
+        // Calibrates the fast span clock here, off the app's threads.
+        crate::clock::anchor();
         loop {
             let st = &mut self.st;
             st.poll_control();
@@ -283,6 +285,8 @@ impl Exporter {
             st.take_queued();
             if now >= st.next_tick {
                 st.next_tick = now + st.settings.flush_interval;
+                // Keeps span timestamps on the system clock (NTP steps included).
+                crate::clock::anchor();
                 st.due_upto = st.taken;
                 st.scan_long_spans();
             }

@@ -11,7 +11,6 @@
 use crate::record::{serialization_failed, ErrorInfo, Payload};
 use serde::Serialize;
 use std::fmt::{self, Debug, Display, Write as _};
-use std::sync::OnceLock;
 
 /// A buffer that JSON values are written into, one after another.
 #[derive(Default)]
@@ -180,8 +179,8 @@ pub struct InputCapture {
 
 impl Default for InputCapture {
     fn default() -> Self {
-        // Nothing is allocated until the first argument: a call without arguments shares one
-        // `{}` (see `finish`).
+        // Nothing is allocated until the first argument: a call without arguments gets its
+        // `{}` in one small allocation (see `finish`).
         InputCapture {
             buf: JsonBuf::default(),
             empty: true,
@@ -219,8 +218,10 @@ impl InputCapture {
     /// The captured object.
     pub(crate) fn finish(mut self) -> Payload {
         if self.empty {
-            static EMPTY: OnceLock<Payload> = OnceLock::new();
-            return EMPTY.get_or_init(Payload::empty_object).clone();
+            // A fresh `{}` rather than one shared `Arc`: the exporter thread drops every record,
+            // and a shared count would bounce its cache line between the two cores on every
+            // span (measured: +40 to +70 ns a call while the exporter is busy).
+            return Payload::empty_object();
         }
         self.buf.raw("}");
         Payload::from_object_text(self.buf.into_string())

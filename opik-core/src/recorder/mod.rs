@@ -265,6 +265,9 @@ impl Call {
 
     fn complete(&mut self, end: Timestamp, output: Option<Payload>, error: Option<ErrorInfo>) {
         self.done = true;
+        // A re-anchor of the span clock between the two edges may step it back by a few
+        // microseconds; a span never ends before it starts.
+        let end = end.max(self.start);
         // Before the final record is queued: no start record may be sent after it.
         self.span.progress.end();
         let trace = &self.span.trace;
