@@ -95,6 +95,11 @@ impl Client {
     /// Queues a record for export. Never blocks: a full queue drops the record and counts it.
     #[inline]
     pub fn enqueue(&self, record: Record) {
+        // Every record (tracked calls, explicit handles, feedback scores, integrations) comes
+        // through here: with the `enabled` feature off this is where they all become no-ops.
+        if !cfg!(feature = "enabled") {
+            return;
+        }
         let pipe = &self.shared.pipe;
         if !self.is_accepting() {
             pipe.counters.add_dropped(DropReason::AfterShutdown, 1);

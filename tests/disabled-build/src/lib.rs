@@ -107,5 +107,15 @@ pub fn tracked_calls_record_nothing() -> Option<bool> {
         let _ = all_arguments(1, "2");
         Counter { n: 0 }.bump();
     });
-    Some(client.stats().produced == 0)
+    // The API without the macro records nothing either: explicit traces and spans, context
+    // updates, feedback scores.
+    let opik_client = opik::Opik::new(client.clone());
+    let trace = opik_client.trace("explicit");
+    trace.span("child").end();
+    trace.end();
+    let _ = opik_client.log_thread_feedback_scores([("thread-1", opik::Score::new("s", 1.0))]);
+    let updated = opik::update_current_span(|s| {
+        s.model("m");
+    });
+    Some(client.stats().produced == 0 && !updated)
 }
