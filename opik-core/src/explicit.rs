@@ -262,17 +262,11 @@ impl TraceHandle {
     }
 
     /// [`log_feedback_score`](Self::log_feedback_score) with a reason or category.
-    pub fn log_score(&self, mut score: Score) -> Result<(), ScoreError> {
-        let Some(t) = &self.inner else {
-            return score.validate();
-        };
-        if score.project_name.is_none() {
-            score.project_name = Some(t.trace.project_name.to_string());
+    pub fn log_score(&self, score: Score) -> Result<(), ScoreError> {
+        match &self.inner {
+            Some(t) => log_score_in(&t.trace, ScoreTarget::Trace(t.trace.id), score),
+            None => score.validate(),
         }
-        feedback::log_with(
-            Some(t.trace.client.clone()),
-            [(ScoreTarget::Trace(t.trace.id), score)],
-        )
     }
 
     /// Ends the trace now and sends it, complete. Later calls do nothing.
@@ -450,18 +444,11 @@ impl SpanHandle {
     }
 
     /// [`log_feedback_score`](Self::log_feedback_score) with a reason or category.
-    pub fn log_score(&self, mut score: Score) -> Result<(), ScoreError> {
-        let Some(s) = &self.inner else {
-            return score.validate();
-        };
-        let trace = &s.span.trace;
-        if score.project_name.is_none() {
-            score.project_name = Some(trace.project_name.to_string());
+    pub fn log_score(&self, score: Score) -> Result<(), ScoreError> {
+        match &self.inner {
+            Some(s) => log_score_in(&s.span.trace, ScoreTarget::Span(s.span.id), score),
+            None => score.validate(),
         }
-        feedback::log_with(
-            Some(trace.client.clone()),
-            [(ScoreTarget::Span(s.span.id), score)],
-        )
     }
 
     /// Ends the span now and sends it, complete. Later calls do nothing.
@@ -492,4 +479,17 @@ impl SpanHandle {
     pub fn scope<F: Future>(&self, fut: F) -> WithContext<F> {
         self.context().scope(fut)
     }
+}
+
+/// Sends `score` about `target` now through `trace`'s client, in `trace`'s project unless the
+/// score names another.
+fn log_score_in(
+    trace: &ActiveTrace,
+    target: ScoreTarget,
+    mut score: Score,
+) -> Result<(), ScoreError> {
+    if score.project_name.is_none() {
+        score.project_name = Some(trace.project_name.to_string());
+    }
+    feedback::log_with(Some(trace.client.clone()), [(target, score)])
 }
