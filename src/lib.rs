@@ -132,7 +132,7 @@
 //! ```
 //!
 //! and every request the SDK would have sent is appended to a JSON lines file (named on stderr;
-//! `OPIK_LOCAL_FILE`, else a new file in the system temp directory), one
+//! `OPIK_LOCAL_FILE` or [`ConfigBuilder::local_file`], else a new file in the system temp directory), one
 //! `{"method": "POST", "path": "/v1/private/spans/batch", "body": {...}}` per line, the body
 //! byte for byte what the HTTP exporter sends: inspect it with `jq`, or replay it to an Opik.
 //!

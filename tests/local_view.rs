@@ -309,11 +309,10 @@ fn traces_wait_for_their_spans_and_late_spans_show_at_shutdown() {
 #[test]
 fn init_with_local_installs_the_local_view() {
     let path = temp_file("init");
-    // SAFETY of the environment change: this test binary reads OPIK_LOCAL_FILE only here.
-    std::env::set_var("OPIK_LOCAL_FILE", &path);
-    let guard = opik::init_or_local(opik::ConfigBuilder::with_env_map(
-        Vec::<(String, String)>::new(),
-    ))
+    let guard = opik::init_or_local(opik::ConfigBuilder::with_env_map([(
+        "OPIK_LOCAL_FILE",
+        path.to_string_lossy().into_owned(),
+    )]))
     .expect("init");
     assert!(
         guard.is_enabled(),
@@ -321,7 +320,6 @@ fn init_with_local_installs_the_local_view() {
     );
     tts(7);
     drop(guard); // shuts down: delivers to the file
-    std::env::remove_var("OPIK_LOCAL_FILE");
     let lines = common::read_json_lines(&path);
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert_eq!(lines[0]["body"]["traces"][0]["name"], "live-coach-tts");

@@ -42,15 +42,16 @@ mod validate;
 mod tests;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{ConfigError, ErrorKind, Origin};
 
 use sources::{
-    Env, FileValues, KeyAttributes, ENV_API_KEY, ENV_LOCAL, ENV_PROJECT, ENV_TRACK_DISABLE,
-    ENV_URL, ENV_WORKSPACE, KEY_API_KEY, KEY_PROJECT, KEY_TRACK_DISABLE, KEY_URL, KEY_WORKSPACE,
+    Env, FileValues, KeyAttributes, ENV_API_KEY, ENV_LOCAL, ENV_LOCAL_FILE, ENV_PROJECT,
+    ENV_TRACK_DISABLE, ENV_URL, ENV_WORKSPACE, KEY_API_KEY, KEY_PROJECT, KEY_TRACK_DISABLE,
+    KEY_URL, KEY_WORKSPACE,
 };
 
 /// Opik Cloud's API base, used when an API key is given without a URL.
@@ -206,6 +207,7 @@ pub struct Config {
     long_span_threshold: Option<Duration>,
     max_retries: u32,
     retry_deadline: Duration,
+    local_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -294,6 +296,12 @@ impl Config {
         self.long_span_threshold
     }
 
+    /// The JSON lines file the local view writes (`ConfigBuilder::local_file`, else
+    /// `OPIK_LOCAL_FILE`); `None` lets the local view pick a new file in the temp directory.
+    pub fn local_file(&self) -> Option<&Path> {
+        self.local_file.as_deref()
+    }
+
     /// Retries of one batch after its first attempt, for failures where a retry is safe
     /// (network errors, timeouts, 408, 429, 5xx).
     pub fn max_retries(&self) -> u32 {
@@ -344,6 +352,7 @@ pub struct ConfigBuilder {
     project_name: Option<String>,
     track_disable: Option<bool>,
     local: Option<bool>,
+    local_file: Option<PathBuf>,
     config_file: Option<PathBuf>,
     allow_http_api_key: bool,
     queue_capacity: Option<usize>,
@@ -376,6 +385,7 @@ impl fmt::Debug for ConfigBuilder {
             .field("project_name", &self.project_name)
             .field("track_disable", &self.track_disable)
             .field("local", &self.local)
+            .field("local_file", &self.local_file)
             .field("config_file", &self.config_file)
             .field("allow_http_api_key", &self.allow_http_api_key)
             .field("queue_capacity", &self.queue_capacity)
@@ -402,6 +412,7 @@ impl ConfigBuilder {
             project_name: None,
             track_disable: None,
             local: None,
+            local_file: None,
             config_file: None,
             allow_http_api_key: false,
             queue_capacity: None,
@@ -488,6 +499,14 @@ impl ConfigBuilder {
     #[must_use]
     pub fn local(mut self, yes: bool) -> Self {
         self.local = Some(yes);
+        self
+    }
+
+    /// The JSON lines file the local view appends request bodies to (beats `OPIK_LOCAL_FILE`;
+    /// by default a new file in the system temp directory).
+    #[must_use]
+    pub fn local_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.local_file = Some(path.into());
         self
     }
 
@@ -635,6 +654,15 @@ impl ConfigBuilder {
             }),
         };
 
+        let local_file = match &self.local_file {
+            Some(path) => Some(path.clone()),
+            None => self
+                .env
+                .get(ENV_LOCAL_FILE)?
+                .filter(|p| !p.trim().is_empty())
+                .map(PathBuf::from),
+        };
+
         let url = self.pick(self.url.clone(), "url", ENV_URL, KEY_URL, &file, true)?;
         let key = self.pick(
             self.api_key.as_ref().map(|k| k.expose().to_owned()),
@@ -752,6 +780,7 @@ impl ConfigBuilder {
             long_span_threshold: knobs.long_span_threshold,
             max_retries: knobs.max_retries,
             retry_deadline: knobs.retry_deadline,
+            local_file,
         };
 
         let local_rank = local.as_ref().filter(|l| l.value).map(|l| l.origin.rank());

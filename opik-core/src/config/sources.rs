@@ -15,6 +15,7 @@ pub(crate) const ENV_PROJECT: &str = "OPIK_PROJECT_NAME";
 pub(crate) const ENV_TRACK_DISABLE: &str = "OPIK_TRACK_DISABLE";
 pub(crate) const ENV_CONFIG_PATH: &str = "OPIK_CONFIG_PATH";
 pub(crate) const ENV_LOCAL: &str = "OPIK_LOCAL";
+pub(crate) const ENV_LOCAL_FILE: &str = "OPIK_LOCAL_FILE";
 
 /// Keys read from the `[opik]` section; the same names the Python SDK reads and writes.
 pub(crate) const KEY_URL: &str = "url_override";

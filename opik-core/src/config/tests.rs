@@ -267,6 +267,21 @@ fn local_without_target_is_local() {
 }
 
 #[test]
+fn local_file_comes_from_builder_then_env_and_blank_is_unset() {
+    let from_env =
+        local(env(&[("OPIK_LOCAL", "1"), ("OPIK_LOCAL_FILE", "/tmp/a.jsonl")]).resolve());
+    assert_eq!(from_env.local_file(), Some(Path::new("/tmp/a.jsonl")));
+    let from_builder = local(
+        env(&[("OPIK_LOCAL", "1"), ("OPIK_LOCAL_FILE", "/tmp/a.jsonl")])
+            .local_file("/tmp/b.jsonl")
+            .resolve(),
+    );
+    assert_eq!(from_builder.local_file(), Some(Path::new("/tmp/b.jsonl")));
+    let blank = local(env(&[("OPIK_LOCAL", "1"), ("OPIK_LOCAL_FILE", "  ")]).resolve());
+    assert_eq!(blank.local_file(), None);
+}
+
+#[test]
 fn local_false_is_like_unset() {
     assert_eq!(
         disabled(env(&[("OPIK_LOCAL", "0")]).resolve()),

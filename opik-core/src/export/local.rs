@@ -42,10 +42,6 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Environment variable naming the JSON lines file of the local view (default: a new file in
-/// the system temp directory, see [`default_path`]).
-pub const ENV_LOCAL_FILE: &str = "OPIK_LOCAL_FILE";
-
 /// How many traces are kept waiting for their spans before the oldest is printed as it is; a
 /// bound so that a program whose traces never complete does not grow without limit.
 const MAX_PENDING_TRACES: usize = 4096;
@@ -53,13 +49,10 @@ const MAX_PENDING_TRACES: usize = 4096;
 /// How many printed trace names are remembered to label feedback scores and late spans.
 const MAX_REMEMBERED_NAMES: usize = 16_384;
 
-/// The JSON lines file the local view writes when none is named: `$OPIK_LOCAL_FILE` if set,
-/// else `opik-local-<unix seconds>-<pid>.jsonl` in the system temp directory (a new file per
-/// run, so runs never mix).
+/// The JSON lines file the local view writes when the configuration names none
+/// (`ConfigBuilder::local_file` / `OPIK_LOCAL_FILE`): `opik-local-<unix seconds>-<pid>.jsonl` in
+/// the system temp directory, a new file per run, so runs never mix.
 pub fn default_path() -> PathBuf {
-    if let Some(p) = std::env::var_os(ENV_LOCAL_FILE).filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -562,11 +555,14 @@ fn push_error(out: &mut String, v: &Value) {
     }
 }
 
-/// A client whose records go to a [`LocalTransport`] writing [`default_path`]; what `init()`
+/// A client whose records go to a [`LocalTransport`] writing the configured file (else
+/// [`default_path`]); what `init()`
 /// installs for [`Resolved::Local`](crate::config::Resolved). Says on stderr where the JSON
 /// lines go. If the file cannot be opened, the trees are still printed (with a warning).
 pub fn local_client(config: &Config) -> Result<Client, ClientError> {
-    let path = default_path();
+    let path = config
+        .local_file()
+        .map_or_else(default_path, Path::to_path_buf);
     let transport = match LocalTransport::open(&path) {
         Ok(t) => {
             eprintln!(
