@@ -54,6 +54,26 @@ async fn long_root() -> u64 {
     slept
 }
 
+/// Sync code gives the SDK no chance to look at a span after it started, so which sync spans
+/// are watched for long runs is decided at their start: roots and typed spans, not every
+/// nested helper (see `export::progress`).
+#[opik::track(type = "llm")]
+fn slow_sync_llm(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+#[opik::track]
+fn slow_sync_helper(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+#[opik::track]
+fn slow_sync_root() -> u64 {
+    slow_sync_helper(500) + slow_sync_llm(500)
+}
+
 #[opik::track]
 async fn async_root(n: u32) -> u32 {
     tokio::task::yield_now().await;
@@ -962,6 +982,57 @@ async fn c09_a_long_span_is_sent_early_and_completed_by_a_newer_upsert() {
     figures(
         "9",
         "1.2 s trace with a 1 s child, threshold 300 ms",
+        &server,
+        &report.stats,
+        took,
+    );
+}
+
+#[test]
+fn c09b_sync_spans_watched_for_long_runs_are_roots_and_typed_spans() {
+    let server = FakeOpik::start();
+    let client = client_with(
+        config_url(&server.base_url()).long_span_threshold(Some(Duration::from_millis(200))),
+        |s| s,
+    );
+    let t = Instant::now();
+    assert_eq!(client.sync_scope(slow_sync_root), 1_000);
+    let report = client.flush(Duration::from_secs(5));
+    let took = t.elapsed();
+    assert!(report.completed);
+    assert_eq!(report.stats.produced, 4);
+    assert_accounted(&report.stats);
+    let spans = server.deliveries(Entity::Span);
+    let sent = |name: &str| -> usize {
+        spans
+            .values()
+            .find(|v| v[0]["name"] == name)
+            .map_or(0, Vec::len)
+    };
+    assert_eq!(
+        sent("slow_sync_root"),
+        2,
+        "a root: start record, then final"
+    );
+    assert_eq!(
+        sent("slow_sync_llm"),
+        2,
+        "an llm span: start record, then final"
+    );
+    assert_eq!(
+        sent("slow_sync_helper"),
+        1,
+        "a nested general sync span is not watched: final record only"
+    );
+    assert_eq!(
+        report.stats.in_progress_sent, 3,
+        "root span, trace and the llm span"
+    );
+    server.assert_delivered_once_or_start_end(Entity::Span);
+    server.assert_valid();
+    figures(
+        "9b",
+        "sync root 1 s with a 500 ms helper and a 500 ms llm span, threshold 200 ms",
         &server,
         &report.stats,
         took,

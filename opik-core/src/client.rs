@@ -8,7 +8,7 @@ use crate::context;
 use crate::export::http::HttpTransport;
 use crate::export::transport::Transport;
 use crate::export::{Control, ExportSettings, Exporter, FlushReport, Pipe};
-use crate::record::Record;
+use crate::record::{ProjectName, Record};
 use crate::stats::{DropReason, Stats};
 use std::fmt;
 use std::future::Future;
@@ -29,7 +29,7 @@ pub struct Client {
 struct Shared {
     pipe: Arc<Pipe>,
     control: mpsc::UnboundedSender<Control>,
-    project_name: Arc<str>,
+    project_name: ProjectName,
     accepting: AtomicBool,
     shutdown_timeout: Duration,
 }
@@ -76,7 +76,7 @@ impl Client {
             shared: Arc::new(Shared {
                 pipe,
                 control,
-                project_name: Arc::from(project_name),
+                project_name: ProjectName::new(project_name),
                 accepting: AtomicBool::new(true),
                 shutdown_timeout,
             }),
@@ -84,8 +84,8 @@ impl Client {
     }
 
     /// The project new traces go to unless a call names another.
-    pub fn project_name(&self) -> Arc<str> {
-        Arc::clone(&self.shared.project_name)
+    pub fn project_name(&self) -> ProjectName {
+        self.shared.project_name
     }
 
     pub(crate) fn is_accepting(&self) -> bool {
@@ -114,7 +114,13 @@ impl Client {
             pipe.drain_closed();
             return;
         }
-        if pipe.queue.len() >= pipe.wake_at && !pipe.wake_armed.swap(true, Ordering::Relaxed) {
+        // The armed flag first: while the exporter has a wake-up pending (most of a burst) this
+        // is one load of a line it rarely writes, not a read of the queue's head and tail, which
+        // the exporter writes with every record it takes.
+        if !pipe.wake_armed.load(Ordering::Relaxed)
+            && pipe.queue.len() >= pipe.wake_at
+            && !pipe.wake_armed.swap(true, Ordering::Relaxed)
+        {
             pipe.wake.notify_one();
         }
     }

@@ -22,7 +22,7 @@ tokio::task_local! {
 #[derive(Debug)]
 pub struct ActiveTrace {
     pub(crate) id: Uuid,
-    pub(crate) project_name: Arc<str>,
+    pub(crate) project_name: crate::record::ProjectName,
     pub(crate) client: Client,
     /// The trace's name when it started (the root call's name); updates may rename it.
     pub(crate) name: Cow<'static, str>,
@@ -48,7 +48,7 @@ impl ActiveTrace {
     /// A trace owned by this process, with no updates yet.
     pub(crate) fn new(
         id: Uuid,
-        project_name: Arc<str>,
+        project_name: crate::record::ProjectName,
         client: Client,
         name: Cow<'static, str>,
     ) -> Self {
@@ -151,6 +151,13 @@ pub(crate) fn current_client() -> Option<Client> {
 #[inline]
 pub fn current_span() -> Option<Arc<ActiveSpan>> {
     CURRENT_SPAN.try_with(Arc::clone).ok()
+}
+
+/// `f` of the innermost running span, if any, without taking a reference to it (a new span
+/// only needs its parent's trace and id: no reference-count round trip on the parent).
+#[inline]
+pub(crate) fn with_current_span<R>(f: impl FnOnce(&ActiveSpan) -> R) -> Option<R> {
+    CURRENT_SPAN.try_with(|span| f(span)).ok()
 }
 
 /// Runs `f` with `span` as the current span.

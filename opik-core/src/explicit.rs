@@ -28,7 +28,7 @@ use crate::context::{self, ActiveSpan, ActiveTrace, SpanRole};
 use crate::feedback::{self, Score, ScoreError};
 use crate::id::new_id;
 use crate::propagation::{OpikContext, WithContext};
-use crate::record::{ScoreTarget, SpanRecord, SpanType, Tags, TraceRecord};
+use crate::record::{ProjectName, ScoreTarget, SpanRecord, SpanType, Tags, TraceRecord};
 use crate::update::{SpanUpdate, TraceUpdate};
 use std::borrow::Cow;
 use std::fmt;
@@ -41,7 +41,7 @@ use uuid::Uuid;
 #[derive(Clone, Default)]
 pub struct Opik {
     client: Option<Client>,
-    project_name: Option<Arc<str>>,
+    project_name: Option<ProjectName>,
 }
 
 impl fmt::Debug for Opik {
@@ -82,7 +82,7 @@ impl Opik {
         if project.trim().is_empty() {
             tracing::warn!(target: "opik", "opik: a blank project name is ignored");
         } else {
-            self.project_name = Some(Arc::from(project));
+            self.project_name = Some(ProjectName::new(&project));
         }
         self
     }
@@ -98,10 +98,7 @@ impl Opik {
             return TraceHandle { inner: None };
         };
         let start = Timestamp::now();
-        let project = self
-            .project_name
-            .clone()
-            .unwrap_or_else(|| client.project_name());
+        let project = self.project_name.unwrap_or_else(|| client.project_name());
         let trace = ActiveTrace::new(new_id(start), project, client.clone(), name.into());
         TraceHandle {
             inner: Some(Arc::new(ExplicitTrace {
@@ -149,7 +146,7 @@ impl Opik {
         &self,
         scores: impl IntoIterator<Item = (ScoreTarget, Score)>,
     ) -> Result<(), ScoreError> {
-        let project = self.project_name.clone();
+        let project = self.project_name;
         let scores = scores.into_iter().map(|(t, mut s)| {
             if s.project_name.is_none() {
                 s.project_name = project.as_deref().map(str::to_owned);
@@ -174,7 +171,7 @@ impl ExplicitTrace {
         let trace = &self.trace;
         let record = TraceRecord {
             id: trace.id,
-            project_name: Arc::clone(&trace.project_name),
+            project_name: trace.project_name,
             name: trace.name.clone(),
             start_time: self.start,
             end_time: Some(Timestamp::now()),
@@ -328,7 +325,7 @@ impl ExplicitSpan {
             id: span.id,
             trace_id: trace.id,
             parent_span_id: self.parent_span_id,
-            project_name: Arc::clone(&trace.project_name),
+            project_name: trace.project_name,
             name: span.name.clone(),
             span_type: self.span_type,
             start_time: self.start,

@@ -5,9 +5,8 @@
 //! returned to the caller (or, inside `update_current_*`, a warning) and never goes on the wire.
 
 use crate::context;
-use crate::record::{FeedbackScore, Record, ScoreTarget};
+use crate::record::{FeedbackScore, ProjectName, Record, ScoreTarget};
 use std::fmt;
-use std::sync::Arc;
 use uuid::Uuid;
 
 /// The range of values Opik accepts (`FeedbackScoreBatchItem.value`).
@@ -91,10 +90,10 @@ impl Score {
         Ok(())
     }
 
-    pub(crate) fn into_record(self, target: ScoreTarget, default_project: &Arc<str>) -> Record {
+    pub(crate) fn into_record(self, target: ScoreTarget, default_project: &ProjectName) -> Record {
         let project_name = match self.project_name {
-            Some(p) => Arc::from(p),
-            None => Arc::clone(default_project),
+            Some(p) => ProjectName::new(&p),
+            None => *default_project,
         };
         Record::Feedback(Box::new(FeedbackScore {
             target,

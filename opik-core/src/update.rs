@@ -107,6 +107,7 @@ impl context::ActiveTrace {
 impl context::ActiveSpan {
     /// Queues the span's final record with what `update_current_span` (or an explicit
     /// handle) set applied, then the feedback scores in `scores` (the trace's first).
+    #[inline]
     pub(crate) fn queue_final(&self, mut record: SpanRecord, mut scores: Vec<Record>) {
         if let Some(update) = self.update.take() {
             update.apply_to(&mut record, &mut scores);
@@ -636,7 +637,7 @@ fn apply_tags(tags: &mut Tags, more: Vec<String>, what: &str) {
 fn score_records(
     scores: Vec<Score>,
     target: impl Fn() -> ScoreTarget,
-    project: &Arc<str>,
+    project: &crate::record::ProjectName,
     out: &mut Vec<Record>,
 ) {
     for score in scores {

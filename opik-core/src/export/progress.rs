@@ -4,26 +4,32 @@
 //! same id with a newer `last_updated_at` (the exporter stamps it when it encodes), never a
 //! PATCH that could overtake its create.
 //!
-//! Cost on the caller's side, per span: the start fields are kept in the span's `ActiveSpan`
-//! (a few `Arc` clones), and a `Weak` pointer to it is pushed on a bounded lock-free queue (one
-//! weak-count increment and one CAS). Ending a span is one atomic swap. The exporter, not the
-//! caller, notices long runners: it drains that queue whenever it wakes, forgetting the spans
-//! that already ended, into a list kept in start order, and every flush interval looks only at
-//! the list's front, where the spans older than the threshold are; so the work per span is
-//! constant however many spans run. A `Weak` keeps neither the client nor the trace alive; a
-//! span that ended or was dropped is skipped. When the queue or the list is full the span is
-//! simply not watched (its final record is unaffected), so memory stays bounded.
+//! Which spans are watched, and when they are registered:
+//! - an async span when its body first returns `Pending`: only a body that waits on something
+//!   can run long, and one that completes in its first poll never waited. Every async span
+//!   that awaits I/O (an LLM call, a tool, a sleep) is watched, whatever its type;
+//! - a sync span at its start, when it is a trace's root or has a type other than `general`
+//!   (`llm`, `tool`, `guardrail`): a sync body never yields, so there is no later moment to
+//!   decide, and registering every nested sync helper would cost each of them a registration
+//!   that almost never pays off. A long nested `general` sync span is still visible while it
+//!   runs through its root's start record; its own record arrives when it ends.
 //!
-//! Measured with the benches' `callgrind_probe opik_sync 100000`, with and without
-//! `--no-long-span` (a tracked call nested 1000 to a root): about 113 more instructions per
-//! call with the watch on (1521 against 1408 with a full queue, 1439 against 1326 with every
-//! record queued): ~45 for the queue push, ~20 for the start fields, and the rest in the
-//! allocator, because the span's allocation is now released by the exporter's `Weak` on the
-//! exporter thread instead of being reused at once by the caller's thread.
+//! Cost on the caller's side, per watched span: the start fields are kept in the span's
+//! `ActiveSpan` anyway (the final record is made from them), and a `Weak` pointer to it is
+//! pushed on a bounded lock-free queue (one weak-count increment and one CAS); ending it is one
+//! atomic swap. An unwatched span pays nothing. The exporter, not the caller, notices long
+//! runners: it drains that queue whenever it wakes, forgetting the spans that already ended,
+//! into a list kept in start order, and every flush interval looks only at the list's front,
+//! where the spans older than the threshold are; so the work per span is constant however many
+//! spans run. (A span registered at its first `Pending` joins the list a little after its
+//! start; it is seen late by at most that delay.) A `Weak` keeps neither the client nor the
+//! trace alive; a span that ended or was dropped is skipped. When the queue or the list is full
+//! the span is simply not watched (its final record is unaffected), so memory stays bounded.
 //!
-//! Why every span and not only roots: the span users most want to see while it runs is the
-//! long LLM call inside an agent's trace, usually started in the trace's first second. Watching
-//! roots only would be nearly free but would show the trace without the call it is waiting on.
+//! Measured with the benches' `callgrind_probe opik_sync 3000000` (a sync `general` call nested
+//! 1000 to a root, thread CPU time): registering every span cost 15-20 ns per call, part of it
+//! in the allocator, because a watched span's allocation is released by the exporter's `Weak`
+//! on the exporter thread instead of being reused at once by the caller's thread.
 
 use crate::clock::Timestamp;
 use crate::context::ActiveSpan;
@@ -38,7 +44,8 @@ const RUNNING: u8 = 0;
 const PREVIEWED: u8 = 1;
 const ENDED: u8 = 2;
 
-/// The fields of a running span's start record.
+/// What a span knows from its start: the fields of its start record, and of its final record
+/// too (the recorder makes that one from these, so they are kept once per span).
 #[derive(Debug)]
 pub struct StartInfo {
     pub(crate) parent_span_id: Option<Uuid>,
@@ -123,7 +130,7 @@ fn start_records(span: &ActiveSpan) -> impl Iterator<Item = Record> {
     let trace_record = (p.is_root && !trace.remote).then(|| {
         Record::Trace(TraceRecord {
             id: trace.id,
-            project_name: Arc::clone(&trace.project_name),
+            project_name: trace.project_name,
             name: span.name.clone(),
             start_time: p.start,
             end_time: None,
@@ -143,7 +150,7 @@ fn start_records(span: &ActiveSpan) -> impl Iterator<Item = Record> {
         id: span.id,
         trace_id: trace.id,
         parent_span_id: p.parent_span_id,
-        project_name: Arc::clone(&trace.project_name),
+        project_name: trace.project_name,
         name: span.name.clone(),
         span_type: p.span_type,
         start_time: p.start,

@@ -5,10 +5,12 @@
 //! ([`wire`]). Fields that are absent are left out of the JSON, never sent as `null`.
 
 mod payload;
+mod project;
 pub mod wire;
 
 pub(crate) use payload::serialization_failed;
 pub use payload::Payload;
+pub use project::ProjectName;
 
 use crate::clock::Timestamp;
 use serde::Serialize;
@@ -173,7 +175,7 @@ pub struct SpanRecord {
     /// The enclosing span; `None` for a trace's root span.
     pub parent_span_id: Option<Uuid>,
     /// Opik project.
-    pub project_name: Arc<str>,
+    pub project_name: ProjectName,
     /// Span name (the function's name unless set).
     pub name: Cow<'static, str>,
     /// Span type.
@@ -200,7 +202,7 @@ pub struct TraceRecord {
     /// UUID v7, made when the trace started.
     pub id: Uuid,
     /// Opik project.
-    pub project_name: Arc<str>,
+    pub project_name: ProjectName,
     /// Trace name (the root call's name unless set).
     pub name: Cow<'static, str>,
     /// When the trace started.
@@ -236,7 +238,7 @@ pub struct FeedbackScore {
     /// What is scored.
     pub target: ScoreTarget,
     /// Opik project of the scored item.
-    pub project_name: Arc<str>,
+    pub project_name: ProjectName,
     /// Score name, e.g. `"helpfulness"`.
     pub name: String,
     /// The score.

@@ -7,26 +7,32 @@
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use std::fmt;
+use std::sync::Arc;
 
 /// A JSON object, kept as its serialized text (shared: a root call sends the same input and
 /// output on its trace and its span without copying them).
 ///
 /// Invariant: the text is one valid JSON object. Every constructor keeps it, so the exporter
 /// can splice it into a request body as is.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Payload(std::sync::Arc<str>);
+///
+/// The empty object `{}` (the input of every call without arguments) is kept inline, not
+/// behind a shared `Arc`: a shared one would have its reference count bumped by every caller
+/// thread and dropped by the exporter thread, bouncing one cache line between cores per span.
+#[derive(Clone)]
+pub struct Payload(Option<Arc<str>>);
 
 impl Payload {
     /// The empty object `{}`: what a function without (captured) arguments sends as input.
-    pub fn empty_object() -> Self {
-        Payload("{}".into())
+    #[inline]
+    pub const fn empty_object() -> Self {
+        Payload(None)
     }
 
     /// Wraps any JSON value the way Opik's SDKs do: an object stays as it is, anything else
     /// becomes `{"<key>": value}` (the Python SDK uses `"output"` for return values).
     pub fn from_value_text(value_json: String, key: &str) -> Self {
         if value_json.trim_start().starts_with('{') {
-            Payload(value_json.into())
+            Payload(Some(value_json.into()))
         } else {
             let mut wrapped = String::with_capacity(value_json.len() + key.len() + 5);
             wrapped.push('{');
@@ -35,7 +41,7 @@ impl Payload {
             wrapped.push(':');
             wrapped.push_str(&value_json);
             wrapped.push('}');
-            Payload(wrapped.into())
+            Payload(Some(wrapped.into()))
         }
     }
 
@@ -55,27 +61,27 @@ impl Payload {
     /// Takes text that the caller has built as a JSON object (used by the capture buffers).
     pub(crate) fn from_object_text(text: String) -> Self {
         debug_assert!(text.starts_with('{') && text.ends_with('}'));
-        Payload(text.into())
+        Payload(Some(text.into()))
     }
 
     /// The serialized JSON text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_deref().unwrap_or("{}")
     }
 
     /// Parses the payload into a `serde_json::Value` (for tests, local views and merges).
     pub fn to_value(&self) -> serde_json::Value {
-        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+        serde_json::from_str(self.as_str()).unwrap_or(serde_json::Value::Null)
     }
 
     /// Size of the serialized text in bytes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_str().len()
     }
 
     /// Whether the text is empty (never, by the invariant; present for clippy's sake).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_str().is_empty()
     }
 }
 
@@ -88,16 +94,24 @@ pub(crate) fn serialization_failed(err: &serde_json::Error) -> String {
 impl Serialize for Payload {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // Borrowing parse: checks the text without allocating, then splices it verbatim.
-        match serde_json::from_str::<&RawValue>(&self.0) {
+        match serde_json::from_str::<&RawValue>(self.as_str()) {
             Ok(raw) => raw.serialize(s),
-            Err(_) => s.serialize_str(&self.0),
+            Err(_) => s.serialize_str(self.as_str()),
         }
     }
 }
 
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Payload {}
+
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -126,6 +140,15 @@ mod tests {
         let p = Payload::from_serialize(&m, "output");
         assert!(p.as_str().contains("serialization failed"), "{p:?}");
         assert!(serde_json::from_str::<serde_json::Value>(p.as_str()).is_ok());
+    }
+
+    #[test]
+    fn the_inline_empty_object_is_the_object_text() {
+        let inline = Payload::empty_object();
+        assert_eq!(inline.as_str(), "{}");
+        assert_eq!(inline, Payload::from_value_text("{}".to_owned(), "output"));
+        assert_eq!(serde_json::to_string(&inline).unwrap(), "{}");
+        assert_eq!(inline.to_value(), serde_json::json!({}));
     }
 
     #[test]

@@ -120,21 +120,17 @@ impl CallStart {
 
 /// A tracked call in progress. Dropping it before it finished records the span as cancelled:
 /// a future dropped by a timeout or `select!` still shows up, with the time it was dropped.
+///
+/// It is small on purpose (a pointer to the span, one to the call site, two flags): it is
+/// moved through the generated code and the body's closure on every call. What the span's
+/// records need from its start (parent, time, input, metadata, thread) is kept once, in the
+/// span's start fields, which the long-span watch reads too.
 pub struct Call {
     span: Arc<ActiveSpan>,
-    parent_span_id: Option<uuid::Uuid>,
     meta: &'static SpanMeta,
-    name: Cow<'static, str>,
-    start: Timestamp,
-    input: Option<Payload>,
-    metadata: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
-    /// Set on the root call of a trace: the thread the trace belongs to.
-    root: Option<RootExtras>,
+    /// Whether the long-span watch was told about the span (see [`Call::watch`]).
+    watched: bool,
     done: bool,
-}
-
-struct RootExtras {
-    thread_id: Option<String>,
 }
 
 impl Call {
@@ -179,12 +175,12 @@ impl Call {
         meta: &'static SpanMeta,
         describe: impl FnOnce(&mut CallStart),
     ) -> Option<Call> {
-        let parent = context::current_span();
+        let parent = context::with_current_span(|p| (Arc::clone(&p.trace), p.id_for_children()));
         let start = Timestamp::now();
         // Under a current span: its trace (a stand-in for an explicit trace gives top-level
         // spans). Otherwise this call starts a new trace, if some client takes it.
         let (parent_trace, parent_span_id, new_trace_client) = match parent {
-            Some(p) => (Some(Arc::clone(&p.trace)), p.id_for_children(), None),
+            Some((trace, parent_id)) => (Some(trace), parent_id, None),
             None => (None, None, Some(context::client_for_new_trace()?)),
         };
         let mut described = CallStart {
@@ -194,15 +190,13 @@ impl Call {
             thread_id: None,
         };
         describe(&mut described);
-        let root = new_trace_client.is_some().then(|| RootExtras {
-            thread_id: described.thread_id.take(),
-        });
+        let is_root = new_trace_client.is_some();
         let name = described.name.unwrap_or(Cow::Borrowed(meta.name));
         let trace = match (parent_trace, new_trace_client) {
             (Some(trace), _) => trace,
             (None, Some(client)) => {
                 let project_name = match meta.project_name {
-                    Some(p) => Arc::from(p),
+                    Some(p) => crate::record::ProjectName::from_static(p),
                     None => client.project_name(),
                 };
                 let id = new_id(start);
@@ -210,31 +204,21 @@ impl Call {
             }
             (None, None) => return None,
         };
-        let input = meta.capture_input.then(|| described.input.finish());
-        let metadata = described.metadata.map(Arc::new);
-        let mut active = ActiveSpan::new(new_id(start), trace, name.clone());
-        // What an early start record needs should the span run long (cheap Arc clones).
+        let mut active = ActiveSpan::new(new_id(start), trace, name);
         active.progress = Progress::new(StartInfo {
             parent_span_id,
             span_type: meta.span_type,
             tags: meta.tags,
             start,
-            input: input.clone(),
-            metadata: metadata.clone(),
-            is_root: root.is_some(),
-            thread_id: root.as_ref().and_then(|r| r.thread_id.clone()),
+            input: meta.capture_input.then(|| described.input.finish()),
+            metadata: described.metadata.map(Arc::new),
+            is_root,
+            thread_id: if is_root { described.thread_id } else { None },
         });
-        let span = Arc::new(active);
-        span.trace.client.watch(&span);
         Some(Call {
-            span,
-            parent_span_id,
+            span: Arc::new(active),
             meta,
-            name,
-            start,
-            input,
-            metadata,
-            root,
+            watched: false,
             done: false,
         })
     }
@@ -242,6 +226,23 @@ impl Call {
     /// The span this call records.
     pub fn span(&self) -> &Arc<ActiveSpan> {
         &self.span
+    }
+
+    /// Lets the exporter send a start record for this span should it run past the long-span
+    /// threshold (see `export::progress`, which says which spans are watched and why).
+    #[inline]
+    fn watch(&mut self) {
+        if !self.watched {
+            self.watched = true;
+            self.span.trace.client.watch(&self.span);
+        }
+    }
+
+    /// Whether a sync call is watched from its start: a sync body gives no later chance (it
+    /// never yields), so the spans most worth seeing while they run are watched up front.
+    #[inline]
+    fn watch_sync_from_start(&self) -> bool {
+        self.span.progress.info.is_root || self.meta.span_type != SpanType::General
     }
 
     /// Ends the span with what `output` captures from the return value.
@@ -265,11 +266,15 @@ impl Call {
 
     fn complete(&mut self, end: Timestamp, output: Option<Payload>, error: Option<ErrorInfo>) {
         self.done = true;
+        let started = &self.span.progress.info;
         // A re-anchor of the span clock between the two edges may step it back by a few
         // microseconds; a span never ends before it starts.
-        let end = end.max(self.start);
-        // Before the final record is queued: no start record may be sent after it.
-        self.span.progress.end();
+        let end = end.max(started.start);
+        // Before the final record is queued: no start record may be sent after it. A span the
+        // watch never saw needs no such fence.
+        if self.watched {
+            self.span.progress.end();
+        }
         let trace = &self.span.trace;
         let tags = if self.meta.tags.is_empty() {
             Tags::None
@@ -278,22 +283,22 @@ impl Call {
         };
         // Feedback scores set with `update_current_*` (no allocation when there are none).
         let mut scores: Vec<Record> = Vec::new();
-        if let Some(root) = self.root.take() {
-            let details = (root.thread_id.is_some() || error.is_some()).then(|| {
+        if started.is_root {
+            let details = (started.thread_id.is_some() || error.is_some()).then(|| {
                 Box::new(TraceDetails {
-                    thread_id: root.thread_id,
+                    thread_id: started.thread_id.clone(),
                     error_info: error.clone(),
                 })
             });
             let record = TraceRecord {
                 id: trace.id,
-                project_name: Arc::clone(&trace.project_name),
-                name: self.name.clone(),
-                start_time: self.start,
+                project_name: trace.project_name,
+                name: self.span.name.clone(),
+                start_time: started.start,
                 end_time: Some(end),
-                input: self.input.clone(),
+                input: started.input.clone(),
                 output: output.clone(),
-                metadata: self.metadata.clone(),
+                metadata: started.metadata.clone(),
                 tags: tags.clone(),
                 details,
             };
@@ -308,15 +313,15 @@ impl Call {
         let record = SpanRecord {
             id: self.span.id,
             trace_id: trace.id,
-            parent_span_id: self.parent_span_id,
-            project_name: Arc::clone(&trace.project_name),
-            name: std::mem::take(&mut self.name),
+            parent_span_id: started.parent_span_id,
+            project_name: trace.project_name,
+            name: self.span.name.clone(),
             span_type: self.meta.span_type,
-            start_time: self.start,
+            start_time: started.start,
             end_time: Some(end),
-            input: self.input.take(),
+            input: started.input.clone(),
             output,
-            metadata: self.metadata.take(),
+            metadata: started.metadata.clone(),
             tags,
             details,
         };
@@ -360,10 +365,13 @@ pub fn run_sync<R>(
 }
 
 fn run_sync_recording<R>(
-    call: Call,
+    mut call: Call,
     body: impl FnOnce() -> R,
     output: impl FnOnce(&R, &mut OutputCapture),
 ) -> R {
+    if call.watch_sync_from_start() {
+        call.watch();
+    }
     let span = Arc::clone(&call.span);
     match catch_unwind(AssertUnwindSafe(|| context::sync_scope_span(span, body))) {
         Ok(ret) => {
@@ -435,7 +443,15 @@ where
             TrackedStateProj::On { fut } => fut,
         };
         match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Pending) => {
+                // The body waits on something, which may take long: from now on the long-span
+                // watch may send its start record. A body that completes in its first poll never
+                // waited, so it is never registered.
+                if let Some(call) = this.call.as_mut() {
+                    call.watch();
+                }
+                Poll::Pending
+            }
             Ok(Poll::Ready(ret)) => {
                 if let (Some(call), Some(output)) = (this.call.take(), this.output.take()) {
                     call.finish(|o| output(&ret, o));
