@@ -107,6 +107,9 @@ impl Client {
         }
         if pipe.queue.push(record).is_err() {
             pipe.counters.add_dropped(DropReason::QueueFull, 1);
+            if !pipe.saturated.load(Ordering::Relaxed) {
+                pipe.saturated.store(true, Ordering::Relaxed);
+            }
             return;
         }
         if pipe.closed.load(Ordering::SeqCst) {
@@ -123,6 +126,23 @@ impl Client {
         {
             pipe.wake.notify_one();
         }
+    }
+
+    /// Drops (and counts) one record that would meet a full queue, before the caller builds
+    /// it: `true` when the last push found the queue full and the exporter has not taken
+    /// anything since. A hint, not a promise: right after the exporter takes records the
+    /// caller builds and queues as usual.
+    #[inline]
+    pub(crate) fn drop_if_saturated(&self) -> bool {
+        let pipe = &self.shared.pipe;
+        if cfg!(feature = "enabled")
+            && pipe.saturated.load(Ordering::Relaxed)
+            && self.is_accepting()
+        {
+            pipe.counters.add_dropped(DropReason::QueueFull, 1);
+            return true;
+        }
+        false
     }
 
     /// Lets the exporter send a start record for `span` should it run longer than the

@@ -1,6 +1,7 @@
 //! Delivery accounting: every record produced is, at any quiet moment, delivered, dropped for a
 //! counted reason, or still on its way. `produced == delivered + dropped + pending` always holds.
 
+use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -70,12 +71,16 @@ impl fmt::Display for DropReason {
 }
 
 /// Live counters, shared by the producers and the exporter.
+///
+/// The drop counters sit on their own cache lines: producers bump `queue_full` on every record
+/// that meets a full queue, and sharing a line with `taken` and `delivered`, which the exporter
+/// bumps with every batch, would bounce that line between the two cores under overload.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     /// Records the exporter took off the queue.
     pub(crate) taken: AtomicU64,
     pub(crate) delivered: AtomicU64,
-    dropped: [AtomicU64; DropReason::ALL.len()],
+    dropped: CachePadded<[AtomicU64; DropReason::ALL.len()]>,
     truncated: AtomicU64,
     in_progress: AtomicU64,
 }
@@ -104,7 +109,7 @@ impl Counters {
     /// A snapshot; `queued` is what the queue holds now.
     pub(crate) fn snapshot(&self, queued: u64) -> Stats {
         let mut dropped = [0u64; DropReason::ALL.len()];
-        for (slot, counter) in dropped.iter_mut().zip(&self.dropped) {
+        for (slot, counter) in dropped.iter_mut().zip(self.dropped.iter()) {
             *slot = counter.load(Ordering::Relaxed);
         }
         let taken = self.taken.load(Ordering::Relaxed);

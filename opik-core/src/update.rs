@@ -83,6 +83,12 @@ impl<T: Merge> UpdateSlot<T> {
         slot.take()
     }
 
+    /// Whether an update is waiting (one load; `take` then finds it).
+    #[inline]
+    pub(crate) fn is_set(&self) -> bool {
+        self.state.load(Ordering::Acquire) == SET
+    }
+
     fn read<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
         if self.state.load(Ordering::Acquire) != SET {
             return None;

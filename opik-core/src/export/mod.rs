@@ -104,6 +104,12 @@ pub(crate) struct Pipe {
     /// producers do not wake it again before it ran.
     pub(crate) wake_armed: AtomicBool,
     pub(crate) wake_at: usize,
+    /// Set by a producer whose record met a full queue, cleared by the exporter once it has
+    /// taken records off the queue. While it is set a tracked call drops its span record before
+    /// building it (counted as `queue_full` all the same): under overload the app pays the
+    /// least for what cannot be kept. Read by every producer, written once per overload
+    /// episode and once per exporter take: the line stays shared, not bounced.
+    pub(crate) saturated: AtomicBool,
     /// Set once the exporter has taken its last records: a producer that still gets one in
     /// (it passed the `accepting` check just before shutdown) counts it as `after_shutdown`.
     pub(crate) closed: AtomicBool,
@@ -119,6 +125,7 @@ impl Pipe {
             wake: Notify::new(),
             wake_armed: AtomicBool::new(false),
             wake_at: settings.batch_max_items.max(1),
+            saturated: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             started: settings
                 .long_span_threshold
@@ -411,6 +418,9 @@ impl State {
             room -= 1;
         }
         self.pipe.counters.add_taken(n);
+        if n > 0 && self.pipe.saturated.load(Ordering::Relaxed) {
+            self.pipe.saturated.store(false, Ordering::Relaxed);
+        }
         if let (Some(watch), Some(started)) = (self.watch.as_mut(), self.pipe.started.as_ref()) {
             watch.absorb(started);
         }

@@ -121,16 +121,23 @@ impl CallStart {
 /// A tracked call in progress. Dropping it before it finished records the span as cancelled:
 /// a future dropped by a timeout or `select!` still shows up, with the time it was dropped.
 ///
-/// It is small on purpose (a pointer to the span, one to the call site, two flags): it is
-/// moved through the generated code and the body's closure on every call. What the span's
-/// records need from its start (parent, time, input, metadata, thread) is kept once, in the
-/// span's start fields, which the long-span watch reads too.
+/// It is small on purpose (a pointer to the span, one to the call site, a flag): it is moved
+/// through the generated code and the body's closure on every call. What the span's records
+/// need from its start (parent, time, input, metadata, thread) is kept once, in the span's
+/// start fields, which the long-span watch reads too.
 pub struct Call {
-    span: Arc<ActiveSpan>,
+    /// `None` once the span has ended, or once a sync scope has taken it to end it there.
+    span: Option<Arc<ActiveSpan>>,
+    ending: Ending,
+}
+
+/// How a call's span ends: what the call site says about its records, and whether the
+/// long-span watch must be told.
+#[derive(Clone, Copy)]
+struct Ending {
     meta: &'static SpanMeta,
     /// Whether the long-span watch was told about the span (see [`Call::watch`]).
     watched: bool,
-    done: bool,
 }
 
 impl Call {
@@ -160,13 +167,15 @@ impl Call {
     /// (as the Python SDK does: one trace lives in one project); say so once per call site.
     #[cold]
     fn warn_if_other_project(&self, wanted: &str) {
-        let actual = self.span.trace.project_name();
-        if actual != wanted && !self.meta.warned_project.swap(true, Ordering::Relaxed) {
+        let Some(span) = &self.span else { return };
+        let meta = self.ending.meta;
+        let actual = span.trace.project_name();
+        if actual != wanted && !meta.warned_project.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 target: "opik",
                 "opik: `{}` asks for project \"{wanted}\" but runs inside a trace of project \
                  \"{actual}\"; its span is recorded in \"{actual}\" with its trace",
-                self.meta.name
+                meta.name
             );
         }
     }
@@ -216,25 +225,21 @@ impl Call {
             thread_id: if is_root { described.thread_id } else { None },
         });
         Some(Call {
-            span: Arc::new(active),
-            meta,
-            watched: false,
-            done: false,
+            span: Some(Arc::new(active)),
+            ending: Ending {
+                meta,
+                watched: false,
+            },
         })
-    }
-
-    /// The span this call records.
-    pub fn span(&self) -> &Arc<ActiveSpan> {
-        &self.span
     }
 
     /// Lets the exporter send a start record for this span should it run past the long-span
     /// threshold (see `export::progress`, which says which spans are watched and why).
     #[inline]
     fn watch(&mut self) {
-        if !self.watched {
-            self.watched = true;
-            self.span.trace.client.watch(&self.span);
+        if let (false, Some(span)) = (self.ending.watched, &self.span) {
+            self.ending.watched = true;
+            span.trace.client.watch(span);
         }
     }
 
@@ -242,11 +247,30 @@ impl Call {
     /// never yields), so the spans most worth seeing while they run are watched up front.
     #[inline]
     fn watch_sync_from_start(&self) -> bool {
-        self.span.progress.info.is_root || self.meta.span_type != SpanType::General
+        self.span.as_ref().is_some_and(|s| s.progress.info.is_root)
+            || self.ending.meta.span_type != SpanType::General
     }
 
     /// Ends the span with what `output` captures from the return value.
     pub fn finish(mut self, output: impl FnOnce(&mut OutputCapture)) {
+        if let Some(span) = self.span.take() {
+            self.ending.finish(&span, output);
+        }
+    }
+
+    /// Ends the span with an error (a panic).
+    pub fn fail(mut self, error: ErrorInfo) {
+        if let Some(span) = self.span.take() {
+            self.ending
+                .complete(&span, Timestamp::now(), None, Some(error));
+        }
+    }
+}
+
+impl Ending {
+    /// Ends `span` with what `output` captures from the return value.
+    #[inline]
+    fn finish(self, span: &ActiveSpan, output: impl FnOnce(&mut OutputCapture)) {
         let end = Timestamp::now();
         let mut captured = OutputCapture::default();
         output(&mut captured);
@@ -256,26 +280,34 @@ impl Call {
         } else {
             None
         };
-        self.complete(end, output, captured.error);
+        self.complete(span, end, output, captured.error);
     }
 
-    /// Ends the span with an error (a panic).
-    pub fn fail(mut self, error: ErrorInfo) {
-        self.complete(Timestamp::now(), None, Some(error));
-    }
-
-    fn complete(&mut self, end: Timestamp, output: Option<Payload>, error: Option<ErrorInfo>) {
-        self.done = true;
-        let started = &self.span.progress.info;
+    fn complete(
+        self,
+        span: &ActiveSpan,
+        end: Timestamp,
+        output: Option<Payload>,
+        error: Option<ErrorInfo>,
+    ) {
+        let started = &span.progress.info;
         // A re-anchor of the span clock between the two edges may step it back by a few
         // microseconds; a span never ends before it starts.
         let end = end.max(started.start);
         // Before the final record is queued: no start record may be sent after it. A span the
         // watch never saw needs no such fence.
         if self.watched {
-            self.span.progress.end();
+            span.progress.end();
         }
-        let trace = &self.span.trace;
+        let trace = &span.trace;
+        // Overload: the queue is full, so the span record would be dropped once built. Drop it
+        // now (counted). A root (two records) or a span with updates (scores may follow) takes
+        // the usual way, where each record is counted as it meets the full queue.
+        if !started.is_root && !span.update.is_set() && trace.client.drop_if_saturated() {
+            // Closes the slot: an update that comes later is refused, as after any end.
+            let _ = span.update.take();
+            return;
+        }
         let tags = if self.meta.tags.is_empty() {
             Tags::None
         } else {
@@ -293,7 +325,7 @@ impl Call {
             let record = TraceRecord {
                 id: trace.id,
                 project_name: trace.project_name,
-                name: self.span.name.clone(),
+                name: span.name.clone(),
                 start_time: started.start,
                 end_time: Some(end),
                 input: started.input.clone(),
@@ -311,11 +343,11 @@ impl Call {
             })
         });
         let record = SpanRecord {
-            id: self.span.id,
+            id: span.id,
             trace_id: trace.id,
             parent_span_id: started.parent_span_id,
             project_name: trace.project_name,
-            name: self.span.name.clone(),
+            name: span.name.clone(),
             span_type: self.meta.span_type,
             start_time: started.start,
             end_time: Some(end),
@@ -325,15 +357,16 @@ impl Call {
             tags,
             details,
         };
-        self.span.queue_final(record, scores);
+        span.queue_final(record, scores);
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        if !self.done {
+        if let Some(span) = self.span.take() {
             let info = ErrorInfo::new("cancelled", "the future was dropped before it completed");
-            self.complete(Timestamp::now(), None, Some(info));
+            self.ending
+                .complete(&span, Timestamp::now(), None, Some(info));
         }
     }
 }
@@ -372,17 +405,27 @@ fn run_sync_recording<R>(
     if call.watch_sync_from_start() {
         call.watch();
     }
-    let span = Arc::clone(&call.span);
-    match catch_unwind(AssertUnwindSafe(|| context::sync_scope_span(span, body))) {
-        Ok(ret) => {
-            call.finish(|o| output(&ret, o));
-            ret
+    let ending = call.ending;
+    let Some(span) = call.span.take() else {
+        return body();
+    };
+    // The scope takes the call's own reference to the span, and the span is ended inside the
+    // scope through a borrow of it: no second reference is counted for the body's duration
+    // (each count is an atomic read-modify-write, the largest fixed cost of a nested call).
+    context::sync_scope_span(span, || {
+        let outcome = catch_unwind(AssertUnwindSafe(body));
+        let ended = context::with_current_span(|span| match &outcome {
+            Ok(ret) => ending.finish(span, |o| output(ret, o)),
+            Err(payload) => {
+                ending.complete(span, Timestamp::now(), None, Some(panic_info(&**payload)))
+            }
+        });
+        debug_assert!(ended.is_some(), "a sync scope's span is current inside it");
+        match outcome {
+            Ok(ret) => ret,
+            Err(payload) => resume_unwind(payload),
         }
-        Err(payload) => {
-            call.fail(panic_info(&*payload));
-            resume_unwind(payload)
-        }
-    }
+    })
 }
 
 pin_project! {
@@ -412,17 +455,18 @@ where
     /// Wraps `fut`; with `call == None` (not recording) it is polled as it is.
     #[inline]
     pub fn new(call: Option<Call>, fut: F, output: O) -> Self {
-        match call {
+        // A call just started always has its span; without one it is polled as it is.
+        match call.as_ref().and_then(|c| c.span.clone()) {
             None => Tracked {
                 state: TrackedState::Off { fut },
                 call: None,
                 output: None,
             },
-            Some(call) => Tracked {
+            Some(span) => Tracked {
                 state: TrackedState::On {
-                    fut: context::scope_span(Arc::clone(&call.span), fut),
+                    fut: context::scope_span(span, fut),
                 },
-                call: Some(call),
+                call,
                 output: Some(output),
             },
         }
