@@ -16,7 +16,7 @@ use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main};
 use opik_benches::{
     clock, fastrace_traced, opik_tracked, plain, poll_once, sample_args, sink, time_nested,
-    tracing_instrumented, Sink,
+    time_nested_queued, tracing_instrumented, Sink,
 };
 use std::hint::black_box;
 use std::sync::OnceLock;
@@ -219,6 +219,51 @@ fn with_args(c: &mut Criterion) {
     report_stats(sink, "args3_string_out");
 }
 
+/// The three enabled rows again, with every record queued (see `time_nested_queued`): the
+/// tight loops above outrun any exporter, so there most records meet a full queue and are
+/// dropped, counted, before they are built. Here the exporter keeps up, and each call pays
+/// for building its record and pushing it. A sink of its own, so that its counters show
+/// that nothing was dropped.
+fn queued(c: &mut Criterion) {
+    let _ = shared_sink();
+    let sink = sink(None);
+    let (query, top_k, options) = sample_args();
+    let mut g = c.benchmark_group("every_record_queued");
+    // Each sample waits (untimed) for the exporter to deliver what it produced.
+    g.sample_size(20).measurement_time(Duration::from_secs(2));
+    let root = |body: &mut dyn FnMut()| opik_tracked::root(body);
+    g.bench_function("sync_nested", |b| {
+        b.iter_custom(|iters| {
+            sink.client
+                .sync_scope(|| time_nested_queued(iters, &sink.client, root, opik_tracked::leaf))
+        })
+    });
+    g.bench_function("async_nested", |b| {
+        b.iter_custom(|iters| {
+            sink.client.sync_scope(|| {
+                time_nested_queued(iters, &sink.client, root, || {
+                    poll_once(opik_tracked::leaf_async())
+                })
+            })
+        })
+    });
+    g.bench_function("args3_string_out", |b| {
+        b.iter_custom(|iters| {
+            sink.client.sync_scope(|| {
+                time_nested_queued(iters, &sink.client, root, || {
+                    black_box(opik_tracked::with_args(
+                        black_box(query),
+                        black_box(top_k),
+                        black_box(&options),
+                    ));
+                })
+            })
+        })
+    });
+    g.finish();
+    report_stats(&sink, "every_record_queued");
+}
+
 /// The parts of a tracked call's cost that are not the recorder's own code: one clock read per
 /// edge and one id per span (two for a root).
 fn parts(c: &mut Criterion) {
@@ -254,6 +299,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = runtime_off, sync_nested, async_nested, with_args, parts
+    targets = runtime_off, sync_nested, async_nested, with_args, queued, parts
 }
 criterion_main!(benches);

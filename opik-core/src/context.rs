@@ -107,6 +107,24 @@ impl ActiveSpan {
         Self::with_role(id, trace, name, SpanRole::Recorded)
     }
 
+    /// A span of a tracked call: recorded here, with its start fields.
+    #[inline]
+    pub(crate) fn recorded(
+        id: Uuid,
+        trace: Arc<ActiveTrace>,
+        name: Cow<'static, str>,
+        progress: crate::export::progress::Progress,
+    ) -> Self {
+        ActiveSpan {
+            id,
+            trace,
+            name,
+            role: SpanRole::Recorded,
+            update: UpdateSlot::new(),
+            progress,
+        }
+    }
+
     pub(crate) fn with_role(
         id: Uuid,
         trace: Arc<ActiveTrace>,

@@ -83,12 +83,6 @@ impl<T: Merge> UpdateSlot<T> {
         slot.take()
     }
 
-    /// Whether an update is waiting (one load; `take` then finds it).
-    #[inline]
-    pub(crate) fn is_set(&self) -> bool {
-        self.state.load(Ordering::Acquire) == SET
-    }
-
     fn read<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
         if self.state.load(Ordering::Acquire) != SET {
             return None;
@@ -113,9 +107,18 @@ impl context::ActiveTrace {
 impl context::ActiveSpan {
     /// Queues the span's final record with what `update_current_span` (or an explicit
     /// handle) set applied, then the feedback scores in `scores` (the trace's first).
-    #[inline]
-    pub(crate) fn queue_final(&self, mut record: SpanRecord, mut scores: Vec<Record>) {
-        if let Some(update) = self.update.take() {
+    pub(crate) fn queue_final(&self, record: SpanRecord, scores: Vec<Record>) {
+        self.queue_final_with(self.update.take(), record, scores);
+    }
+
+    /// [`queue_final`](Self::queue_final) with the update already taken off the slot.
+    pub(crate) fn queue_final_with(
+        &self,
+        update: Option<Box<SpanUpdate>>,
+        mut record: SpanRecord,
+        mut scores: Vec<Record>,
+    ) {
+        if let Some(update) = update {
             update.apply_to(&mut record, &mut scores);
         }
         let client = &self.trace.client;

@@ -13,22 +13,30 @@
 //! with N above the calls made every record is queued; with the default (16384) most records
 //! of a long run meet a full queue and are dropped, as in the criterion loop. `--no-long-span`
 //! turns the long-span watch off; `--stalled` makes the server hold every batch, so that the
-//! exporter never drains the queue (every record meets a full queue: the drop path alone).
+//! exporter never drains the queue (every record meets a full queue: the drop path alone);
+//! `--queued` runs the calls in chunks that fit in the queue and lets the exporter deliver each
+//! chunk before the next (not timed): every record is built and queued.
 //! Variants: `plain_sync`, `plain_async`, `plain_args`, `{opik,tracing,fastrace}_off`,
 //! `{opik,tracing,fastrace}_{sync,async,args}`.
 
 use opik_benches::{
     fastrace_traced, opik_tracked, plain, poll_once, sample_args, sink_with, time_nested,
-    tracing_instrumented,
+    time_nested_queued, tracing_instrumented,
 };
 use std::hint::black_box;
 
 /// The measured loop; callgrind collects only inside it (`--toggle-collect='*probe_loop*'`).
 #[inline(never)]
 fn probe_loop(n: u64, root: impl FnMut(&mut dyn FnMut()), call: impl FnMut()) {
-    let took = time_nested(n, root, call);
+    let took = match QUEUED.get() {
+        Some(client) => time_nested_queued(n, client, root, call),
+        None => time_nested(n, root, call),
+    };
     LAST.with(|l| l.set(took));
 }
+
+/// Set by `--queued`: the client whose exporter delivers each chunk before the next one.
+static QUEUED: std::sync::OnceLock<opik::Client> = std::sync::OnceLock::new();
 
 thread_local! {
     /// How long the last `probe_loop` took (printed, for a quick look without callgrind).
@@ -53,7 +61,8 @@ fn main() {
         return;
     }
     let mut args = std::env::args().skip(1);
-    let usage = "usage: callgrind_probe VARIANT N [--queue CAPACITY] [--no-long-span] [--stalled]";
+    let usage =
+        "usage: callgrind_probe VARIANT N [--queue CAPACITY] [--no-long-span] [--stalled] [--queued]";
     let variant = args.next().unwrap_or_else(|| {
         eprintln!("{usage}");
         std::process::exit(2)
@@ -65,6 +74,7 @@ fn main() {
     let mut queue = None;
     let mut watch = true;
     let mut stalled = false;
+    let mut queued = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--queue" => {
@@ -76,6 +86,7 @@ fn main() {
             }
             "--no-long-span" => watch = false,
             "--stalled" => stalled = true,
+            "--queued" => queued = true,
             other => {
                 eprintln!("unknown option {other:?}; {usage}");
                 std::process::exit(2)
@@ -95,6 +106,9 @@ fn main() {
             b.long_span_threshold(None)
         }
     });
+    if queued {
+        let _ = QUEUED.set(sink.client.clone());
+    }
     if stalled {
         for route in ["/spans/batch", "/traces/batch"] {
             sink.server

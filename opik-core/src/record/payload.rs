@@ -58,10 +58,10 @@ impl Payload {
         Self::from_value_text(value.to_string(), key)
     }
 
-    /// Takes text that the caller has built as a JSON object (used by the capture buffers).
-    pub(crate) fn from_object_text(text: String) -> Self {
+    /// Copies text that the caller has built as a JSON object (used by the capture buffers).
+    pub(crate) fn from_object_str(text: &str) -> Self {
         debug_assert!(text.starts_with('{') && text.ends_with('}'));
-        Payload(Some(text.into()))
+        Payload(Some(Arc::from(text)))
     }
 
     /// The serialized JSON text.

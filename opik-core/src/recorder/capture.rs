@@ -10,7 +10,21 @@
 
 use crate::record::{serialization_failed, ErrorInfo, Payload};
 use serde::Serialize;
+use std::cell::Cell;
 use std::fmt::{self, Debug, Display, Write as _};
+
+thread_local! {
+    /// The buffer captures are written into, reused call after call on this thread. A capture
+    /// then costs one allocation, the payload's own (its text copied in at the end, exactly
+    /// sized), instead of a fresh buffer that grows, is copied into the payload and freed.
+    /// Fewer allocations matter twice here: the payload is freed by the exporter thread, and
+    /// glibc serves a thread that frees another thread's memory through the allocating
+    /// thread's arena lock, which the app's own allocations then wait on.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A scratch buffer larger than this (a huge argument) is freed, not kept for the next call.
+const SCRATCH_KEPT_MAX: usize = 64 << 10;
 
 /// A buffer that JSON values are written into, one after another.
 #[derive(Default)]
@@ -18,7 +32,38 @@ pub struct JsonBuf {
     bytes: Vec<u8>,
 }
 
+impl Drop for JsonBuf {
+    fn drop(&mut self) {
+        let cap = self.bytes.capacity();
+        if cap > 0 && cap <= SCRATCH_KEPT_MAX {
+            let mut bytes = std::mem::take(&mut self.bytes);
+            bytes.clear();
+            // After the thread's locals are gone (a capture during thread exit) it is freed.
+            let _ = SCRATCH.try_with(|s| s.set(bytes));
+        }
+    }
+}
+
 impl JsonBuf {
+    /// This thread's scratch buffer (a fresh one when it is in use or gone), emptied.
+    fn scratch() -> JsonBuf {
+        let mut bytes = SCRATCH.try_with(Cell::take).unwrap_or_default();
+        bytes.clear();
+        bytes.reserve(FIRST_CAPACITY);
+        JsonBuf { bytes }
+    }
+
+    /// The text from byte `from` on, as a payload (copied into its own allocation); the buffer
+    /// goes back to the thread for the next capture.
+    fn into_payload(self, from: usize) -> Payload {
+        // Only JSON text (valid UTF-8) is ever written into the buffer; checking it is one fast
+        // pass (the lossy conversion's chunk walk cost more than the serialization).
+        match std::str::from_utf8(&self.bytes[from..]) {
+            Ok(text) => Payload::from_object_str(text),
+            Err(_) => Payload::from_object_str(&String::from_utf8_lossy(&self.bytes[from..])),
+        }
+    }
+
     /// Writes `value` as JSON. A value serde cannot serialize (a NaN float, a map with
     /// non-string keys...) is written as a string saying why: recording never panics.
     pub fn serialize<T: Serialize + ?Sized>(&mut self, value: &T) {
@@ -52,12 +97,6 @@ impl JsonBuf {
 
     fn raw(&mut self, s: &str) {
         self.bytes.extend_from_slice(s.as_bytes());
-    }
-
-    fn into_string(self) -> String {
-        // Only JSON text (valid UTF-8) is ever written into the buffer.
-        String::from_utf8(self.bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
     }
 }
 
@@ -197,7 +236,7 @@ impl InputCapture {
     #[inline]
     pub fn arg(&mut self, name: &str) -> &mut JsonBuf {
         if self.empty {
-            self.buf.bytes.reserve(FIRST_CAPACITY);
+            self.buf = JsonBuf::scratch();
             self.buf.raw("{");
         } else {
             self.buf.raw(",");
@@ -224,7 +263,7 @@ impl InputCapture {
             return Payload::empty_object();
         }
         self.buf.raw("}");
-        Payload::from_object_text(self.buf.into_string())
+        self.buf.into_payload(0)
     }
 }
 
@@ -247,9 +286,7 @@ impl OutputCapture {
         // Written after the wrapper's opening, which `settle` keeps (a value that is not an
         // object) or removes: one buffer, no copy into a second one.
         self.pending.get_or_insert_with(|| {
-            let mut buf = JsonBuf {
-                bytes: Vec::with_capacity(FIRST_CAPACITY),
-            };
+            let mut buf = JsonBuf::scratch();
             buf.raw(OUTPUT_PREFIX);
             buf
         })
@@ -263,12 +300,13 @@ impl OutputCapture {
     pub(crate) fn settle(&mut self) {
         if let Some(mut buf) = self.pending.take() {
             // The writers emit no leading whitespace: the value starts right after the prefix.
-            if buf.bytes.get(OUTPUT_PREFIX.len()) == Some(&b'{') {
-                buf.bytes.drain(..OUTPUT_PREFIX.len());
+            let from = if buf.bytes.get(OUTPUT_PREFIX.len()) == Some(&b'{') {
+                OUTPUT_PREFIX.len()
             } else {
                 buf.raw("}");
-            }
-            self.output = Some(Payload::from_object_text(buf.into_string()));
+                0
+            };
+            self.output = Some(buf.into_payload(from));
         }
     }
 }
@@ -361,6 +399,42 @@ mod tests {
         let text = o.output.unwrap();
         let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
         assert!(v.get("output").is_some(), "{text:?}");
+    }
+
+    /// A value whose serialization captures another call's arguments (a tracked call made
+    /// inside a `Serialize` impl): the inner capture must not write into the outer one's buffer.
+    struct CapturesWhileSerialized;
+    impl Serialize for CapturesWhileSerialized {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut inner = InputCapture::default();
+            inner.arg("x").serialize(&1);
+            s.serialize_str(inner.finish().as_str())
+        }
+    }
+
+    #[test]
+    fn the_reused_buffer_keeps_nested_captures_apart() {
+        for _ in 0..3 {
+            let mut outer = InputCapture::default();
+            outer.arg("a").serialize(&CapturesWhileSerialized);
+            outer.arg("b").serialize(&2);
+            assert_eq!(outer.finish().as_str(), r#"{"a":"{\"x\":1}","b":2}"#);
+            let mut output = OutputCapture::default();
+            output.value().serialize(&"done");
+            output.settle();
+            assert_eq!(output.output.unwrap().as_str(), r#"{"output":"done"}"#);
+        }
+        // A huge value is captured whole; its buffer is not kept for the next call.
+        let big = "x".repeat(SCRATCH_KEPT_MAX * 2);
+        let mut input = InputCapture::default();
+        input.arg("big").serialize(&big);
+        assert_eq!(input.finish().len(), big.len() + r#"{"big":""}"#.len());
+        assert!(SCRATCH.with(|s| {
+            let kept = s.take();
+            let cap = kept.capacity();
+            s.set(kept);
+            cap <= SCRATCH_KEPT_MAX
+        }));
     }
 
     #[test]

@@ -213,19 +213,25 @@ impl Call {
             }
             (None, None) => return None,
         };
-        let mut active = ActiveSpan::new(new_id(start), trace, name);
-        active.progress = Progress::new(StartInfo {
-            parent_span_id,
-            span_type: meta.span_type,
-            tags: meta.tags,
-            start,
-            input: meta.capture_input.then(|| described.input.finish()),
-            metadata: described.metadata.map(Arc::new),
-            is_root,
-            thread_id: if is_root { described.thread_id } else { None },
-        });
+        // One expression, so that the span is built in its allocation rather than built and
+        // then copied there.
+        let span = Arc::new(ActiveSpan::recorded(
+            new_id(start),
+            trace,
+            name,
+            Progress::new(StartInfo {
+                parent_span_id,
+                span_type: meta.span_type,
+                tags: meta.tags,
+                start,
+                input: meta.capture_input.then(|| described.input.finish()),
+                metadata: described.metadata.map(Arc::new),
+                is_root,
+                thread_id: if is_root { described.thread_id } else { None },
+            }),
+        ));
         Some(Call {
-            span: Some(Arc::new(active)),
+            span: Some(span),
             ending: Ending {
                 meta,
                 watched: false,
@@ -300,19 +306,21 @@ impl Ending {
             span.progress.end();
         }
         let trace = &span.trace;
-        // Overload: the queue is full, so the span record would be dropped once built. Drop it
-        // now (counted). A root (two records) or a span with updates (scores may follow) takes
-        // the usual way, where each record is counted as it meets the full queue.
-        if !started.is_root && !span.update.is_set() && trace.client.drop_if_saturated() {
-            // Closes the slot: an update that comes later is refused, as after any end.
-            let _ = span.update.take();
+        // What `update_current_span` set. Taking it closes the slot: a later update is refused,
+        // as after any end.
+        let update = span.update.take();
+        if update.is_none() && !started.is_root {
+            // The common case, a nested span nobody updated: one record. Under overload (the
+            // queue is full) it would be dropped once built, so it is dropped now, counted.
+            // Otherwise it is built in the call that queues it: each copy of a record this size
+            // costs a few nanoseconds on the hot path.
+            if !trace.client.drop_if_saturated() {
+                trace
+                    .client
+                    .enqueue(Record::Span(self.span_record(span, end, output, error)));
+            }
             return;
         }
-        let tags = if self.meta.tags.is_empty() {
-            Tags::None
-        } else {
-            Tags::Static(self.meta.tags)
-        };
         // Feedback scores set with `update_current_*` (no allocation when there are none).
         let mut scores: Vec<Record> = Vec::new();
         if started.is_root {
@@ -331,22 +339,30 @@ impl Ending {
                 input: started.input.clone(),
                 output: output.clone(),
                 metadata: started.metadata.clone(),
-                tags: tags.clone(),
+                tags: self.tags(),
                 details,
             };
             trace.queue_final(record, &mut scores);
         }
-        let details = error.map(|e| {
-            Box::new(SpanDetails {
-                error_info: Some(e),
-                ..SpanDetails::default()
-            })
-        });
-        let record = SpanRecord {
+        let record = self.span_record(span, end, output, error);
+        span.queue_final_with(update, record, scores);
+    }
+
+    /// The span's final record, from its start fields and how it ended.
+    #[inline(always)]
+    fn span_record(
+        self,
+        span: &ActiveSpan,
+        end: Timestamp,
+        output: Option<Payload>,
+        error: Option<ErrorInfo>,
+    ) -> SpanRecord {
+        let started = &span.progress.info;
+        SpanRecord {
             id: span.id,
-            trace_id: trace.id,
+            trace_id: span.trace.id,
             parent_span_id: started.parent_span_id,
-            project_name: trace.project_name,
+            project_name: span.trace.project_name,
             name: span.name.clone(),
             span_type: self.meta.span_type,
             start_time: started.start,
@@ -354,10 +370,24 @@ impl Ending {
             input: started.input.clone(),
             output,
             metadata: started.metadata.clone(),
-            tags,
-            details,
-        };
-        span.queue_final(record, scores);
+            tags: self.tags(),
+            details: error.map(|e| {
+                Box::new(SpanDetails {
+                    error_info: Some(e),
+                    ..SpanDetails::default()
+                })
+            }),
+        }
+    }
+
+    /// The call site's tags (`'static`: no allocation).
+    #[inline]
+    fn tags(self) -> Tags {
+        if self.meta.tags.is_empty() {
+            Tags::None
+        } else {
+            Tags::Static(self.meta.tags)
+        }
     }
 }
 
