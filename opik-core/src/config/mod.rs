@@ -291,7 +291,9 @@ impl Config {
     }
 
     /// Spans running longer than this are sent early as a start record, so they show up in Opik
-    /// while still running; `None` sends every span only when it ends.
+    /// while still running; `None` sends every span only when it ends. Watched: trace roots,
+    /// async spans once they first wait, and sync spans typed `llm`, `tool` or `guardrail`
+    /// (see `export::progress`).
     pub fn long_span_threshold(&self) -> Option<Duration> {
         self.long_span_threshold
     }
@@ -579,7 +581,9 @@ impl ConfigBuilder {
     }
 
     /// Spans running longer than this are sent early as a start record so they are visible
-    /// while running (default `Some(5 s)`; `None` never does; zero does it for every span).
+    /// while running (default `Some(5 s)`; `None` never does). Watched: trace roots, async spans
+    /// once they first wait, and sync spans typed `llm`, `tool` or `guardrail`; a nested sync
+    /// `general` span is sent when it ends.
     #[must_use]
     pub fn long_span_threshold(mut self, d: Option<Duration>) -> Self {
         self.long_span_threshold = Some(d);
