@@ -126,18 +126,34 @@ async fn classify(response: reqwest::Response) -> SendOutcome {
     }
 }
 
-/// The wait a 429/503 asks for: `Retry-After` or `RateLimit-Reset` (seconds), or Opik's
-/// `Opik-*-Remaining-Limit-TTL-Millis`.
+/// The wait a 429/503 asks for: `Retry-After` (seconds, or an HTTP date as RFC 9110 allows)
+/// or `RateLimit-Reset` (seconds), or Opik's `Opik-*-Remaining-Limit-TTL-Millis`.
 pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let seconds = |name: &str| {
+    let text = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(str::trim)
+    };
+    let seconds = |name: &str| {
+        text(name)
+            .and_then(|v| v.parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64)
     };
-    if let Some(d) = seconds("retry-after").or_else(|| seconds("ratelimit-reset")) {
+    // `Retry-After: Fri, 27 Nov 2026 18:00:00 GMT`: the wait until then (none if it passed).
+    let date = |name: &str| {
+        text(name)
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .map(|at| {
+                at.duration_since(std::time::SystemTime::now())
+                    .unwrap_or(Duration::ZERO)
+            })
+    };
+    if let Some(d) = seconds("retry-after")
+        .or_else(|| date("retry-after"))
+        .or_else(|| seconds("ratelimit-reset"))
+    {
         return Some(d);
     }
     headers.iter().find_map(|(name, value)| {
@@ -229,6 +245,17 @@ mod tests {
             Some(s(1))
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "-1")])), None);
+        // The HTTP-date form: the time left until then (whole seconds on the wire), or none.
+        let in_5s = httpdate::fmt_http_date(std::time::SystemTime::now() + s(5));
+        let wait = retry_after(&headers(&[("retry-after", &in_5s)])).expect("a date is a wait");
+        assert!(wait > s(3) && wait <= s(5), "{in_5s}: {wait:?}");
+        assert_eq!(
+            retry_after(&headers(&[(
+                "retry-after",
+                "Wed, 21 Oct 2015 07:28:00 GMT"
+            )])),
+            Some(Duration::ZERO)
+        );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
     }
