@@ -112,7 +112,22 @@ struct Counts {
 type Builder = fn(&Map<String, Value>) -> Option<Counts>;
 
 fn int(map: &Map<String, Value>, key: &str) -> Option<i64> {
-    map.get(key).and_then(Value::as_i64)
+    map.get(key).and_then(count)
+}
+
+/// A token count as providers and users write it: a JSON integer, a float with no fraction
+/// (`12.0`), or a string of digits (`"12"`), as the Python SDK's pydantic models accept. Any
+/// other value is not a count.
+fn count(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }
 }
 
 /// A required integer field: the builder does not apply when it is missing (as pydantic's
@@ -125,7 +140,7 @@ fn required(map: &Map<String, Value>, key: &str) -> Option<i64> {
 fn optional(map: &Map<String, Value>, key: &str) -> Result<Option<i64>, ()> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or(()),
+        Some(v) => count(v).map(Some).ok_or(()),
     }
 }
 
@@ -176,7 +191,7 @@ fn anthropic(m: &Map<String, Value>) -> Option<Counts> {
     // iterations is what was billed.
     let (prompt, completion) = match m.get("iterations").and_then(Value::as_array) {
         Some(iterations) if !iterations.is_empty() => {
-            let get = |it: &Value, k: &str| it.get(k).and_then(Value::as_i64).unwrap_or(0);
+            let get = |it: &Value, k: &str| it.get(k).and_then(count).unwrap_or(0);
             let prompt = iterations
                 .iter()
                 .map(|it| {
@@ -306,13 +321,30 @@ fn flatten_ints(
 
 /// An integer that fits the spec's int32 (a larger one would make the server reject the batch).
 fn as_int32(v: &Value) -> Option<i64> {
-    v.as_i64().filter(|i| i32::try_from(*i).is_ok())
+    count(v).filter(|i| i32::try_from(*i).is_ok())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn counts_written_as_whole_floats_or_digit_strings_are_counts() {
+        assert_eq!(count(&json!(12)), Some(12));
+        assert_eq!(count(&json!(12.0)), Some(12));
+        assert_eq!(count(&json!(" 12 ")), Some(12));
+        assert_eq!(count(&json!(12.5)), None);
+        assert_eq!(count(&json!("twelve")), None);
+        assert_eq!(count(&json!(true)), None);
+        let openai = usage(
+            json!({"prompt_tokens": "10", "completion_tokens": 5.0, "total_tokens": 15}),
+            Some("openai"),
+        );
+        assert_eq!(openai["prompt_tokens"], 10);
+        assert_eq!(openai["completion_tokens"], 5);
+        assert_eq!(openai["total_tokens"], 15);
+    }
 
     fn usage(v: Value, provider: Option<&str>) -> Value {
         serde_json::to_value(Usage::from(v).to_opik_usage(provider)).unwrap()
