@@ -51,6 +51,23 @@ fn name_type_tags_metadata_and_thread_id_reach_span_and_trace() {
     assert_eq!(t["tags"], s["tags"]);
 }
 
+/// What a nested call reads of its trace while it runs.
+#[opik::track]
+fn thread_seen_inside() -> Option<String> {
+    opik::current_trace_data().and_then(|t| t.thread_id)
+}
+
+#[opik::track(thread_id = format!("session-{session_id}"))]
+fn session_turn(session_id: u32) -> Option<String> {
+    thread_seen_inside()
+}
+
+#[test]
+fn the_thread_set_on_the_root_is_visible_through_current_trace_data() {
+    let (traces, _) = record(|| assert_eq!(session_turn(9).as_deref(), Some("session-9")));
+    assert_eq!(traces[0]["thread_id"], "session-9");
+}
+
 #[opik::track(name = format!("step-{}", n))]
 fn named_at_run_time(n: u8) -> u8 {
     n

@@ -26,6 +26,9 @@ pub struct ActiveTrace {
     pub(crate) client: Client,
     /// The trace's name when it started (the root call's name); updates may rename it.
     pub(crate) name: Cow<'static, str>,
+    /// The conversation thread it started with (`#[track(thread_id = ...)]` on its root);
+    /// updates may change it.
+    pub(crate) thread_id: Option<String>,
     /// Whether this process owns the trace record. A trace continued from distributed
     /// headers is owned by the caller's process: spans are added to it, the trace itself is
     /// neither created nor updated here.
@@ -57,6 +60,7 @@ impl ActiveTrace {
             project_name,
             client,
             name,
+            thread_id: None,
             remote: false,
             update: UpdateSlot::new(),
         }

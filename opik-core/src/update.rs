@@ -562,7 +562,8 @@ pub struct TraceData {
     pub name: String,
     /// The project the trace goes to.
     pub project_name: String,
-    /// The thread set by an update, if any.
+    /// The conversation thread: set by an update, else by `#[track(thread_id = ...)]` on the
+    /// trace's root call, if either did.
     pub thread_id: Option<String>,
 }
 
@@ -605,7 +606,7 @@ pub fn current_trace_data() -> Option<TraceData> {
         id: trace.id,
         name: name.unwrap_or_else(|| trace.name.to_string()),
         project_name: trace.project_name.to_string(),
-        thread_id,
+        thread_id: thread_id.or_else(|| trace.thread_id.clone()),
     })
 }
 

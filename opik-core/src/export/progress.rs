@@ -57,8 +57,6 @@ pub struct StartInfo {
     /// Whether the span is the root of a trace this process created: its start record then
     /// comes with the trace's.
     pub(crate) is_root: bool,
-    /// The trace's thread (roots only).
-    pub(crate) thread_id: Option<String>,
 }
 
 /// What a running span's start record is made of, and whether it was sent.
@@ -89,7 +87,6 @@ impl Progress {
                 input: None,
                 metadata: None,
                 is_root: false,
-                thread_id: None,
             },
         }
     }
@@ -138,7 +135,7 @@ fn start_records(span: &ActiveSpan) -> impl Iterator<Item = Record> {
             output: None,
             metadata: p.metadata.clone(),
             tags: tags(p.tags),
-            details: p.thread_id.as_ref().map(|t| {
+            details: trace.thread_id.as_ref().map(|t| {
                 Box::new(TraceDetails {
                     thread_id: Some(t.clone()),
                     error_info: None,

@@ -209,7 +209,9 @@ impl Call {
                     None => client.project_name(),
                 };
                 let id = new_id(start);
-                Arc::new(ActiveTrace::new(id, project_name, client, name.clone()))
+                let mut trace = ActiveTrace::new(id, project_name, client, name.clone());
+                trace.thread_id = described.thread_id.take();
+                Arc::new(trace)
             }
             (None, None) => return None,
         };
@@ -227,7 +229,6 @@ impl Call {
                 input: meta.capture_input.then(|| described.input.finish()),
                 metadata: described.metadata.map(Arc::new),
                 is_root,
-                thread_id: if is_root { described.thread_id } else { None },
             }),
         ));
         Some(Call {
@@ -324,9 +325,9 @@ impl Ending {
         // Feedback scores set with `update_current_*` (no allocation when there are none).
         let mut scores: Vec<Record> = Vec::new();
         if started.is_root {
-            let details = (started.thread_id.is_some() || error.is_some()).then(|| {
+            let details = (trace.thread_id.is_some() || error.is_some()).then(|| {
                 Box::new(TraceDetails {
-                    thread_id: started.thread_id.clone(),
+                    thread_id: trace.thread_id.clone(),
                     error_info: error.clone(),
                 })
             });
