@@ -3,7 +3,8 @@
 //! Opik computes cost from OpenAI-style counts (`prompt_tokens`, `completion_tokens`,
 //! `total_tokens`), so whatever shape a provider reports is mapped onto them, and every original
 //! key is kept as well, flattened under `original_usage.` (`{"a": {"b": 1}}` becomes
-//! `original_usage.a.b`). Only integer values survive: the spec's `usage` is a map of int32.
+//! `original_usage.a.b`). Only counts survive (integers, whole floats like `12.0` and digit strings
+//! like `"12"`, as integers): the spec's `usage` is a map of int32.
 //!
 //! The rules follow the Python SDK (`opik.llm_usage`) so that a Rust and a Python service report
 //! the same numbers for the same response:
@@ -268,7 +269,7 @@ const ALL_BUILDERS: &[Builder] = &[
 fn normalize(map: &Map<String, Value>, provider: Option<&str>) -> BTreeMap<String, i64> {
     let mut out = BTreeMap::new();
     if map.keys().any(|k| k.starts_with("original_usage.")) {
-        // Already in Opik's form (exported data logged again): integers only, as they are.
+        // Already in Opik's form (exported data logged again): counts only, as they are.
         for (k, v) in map {
             if let Some(i) = as_int32(v) {
                 out.insert(k.clone(), i);
