@@ -123,7 +123,7 @@ impl CallStart {
 ///
 /// It is small on purpose (a pointer to the span, one to the call site, a flag): it is moved
 /// through the generated code and the body's closure on every call. What the span's records
-/// need from its start (parent, time, input, metadata, thread) is kept once, in the span's
+/// need from its start (parent, time, input, metadata) is kept once, in the span's
 /// start fields, which the long-span watch reads too.
 pub struct Call {
     /// `None` once the span has ended, or once a sync scope has taken it to end it there.
