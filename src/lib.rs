@@ -109,8 +109,9 @@
 //!   overload (the queue full) a nested span's record is dropped before it is even built, so
 //!   that the app pays least for what cannot be kept.
 //! - **Long calls show up while they run.** A trace's root, an async span once it first waits,
-//!   and a sync span typed `llm`, `tool` or `guardrail` are sent early as a start record when
-//!   they run past the long-span threshold (5 s), then completed by their final record.
+//!   a sync span typed `llm`, `tool` or `guardrail`, and explicit traces and spans are sent
+//!   early as a start record when they run past the long-span threshold (5 s), then completed
+//!   by their final record (an upsert of the same id, never a PATCH).
 //! - **Retries are safe.** Ids are made when a span starts, and Opik's batch creates are
 //!   upserts, so network errors, timeouts, 408, 429 and 5xx are retried with backoff and jitter;
 //!   a 429 (or `Retry-After`) pauses all sending; 409 counts as delivered; a batch too large is

@@ -206,3 +206,67 @@ fn a_dropped_handle_ends_its_trace_and_a_disabled_client_is_inert() {
     assert_eq!(spans[0]["project_name"], "other-project");
     assert_eq!(spans[0]["output"], json!({"output": 1}));
 }
+
+/// A session held open past the long-span threshold shows up in Opik while it runs: its trace
+/// (with the thread and input set so far) and its open span are sent early as start records,
+/// then completed by their final records, never by a PATCH.
+#[tokio::test]
+async fn a_session_held_open_is_sent_early_and_completed_at_its_end() {
+    let server = FakeOpik::start();
+    let config = common::config_for(&server)
+        .long_span_threshold(Some(Duration::from_millis(200)))
+        .resolve()
+        .expect("valid test config")
+        .into_config()
+        .expect("enabled");
+    let client = opik::Client::new(&config).expect("client starts");
+    let opik = Opik::new(client.clone());
+
+    let session = opik.trace("live-session");
+    session.update(|t| {
+        t.thread_id("session-9")
+            .input(&json!({"piece": "Gymnopédie No. 1"}));
+    });
+    let listening = session.span_with_type("listen", SpanType::Tool);
+    listening.update(|s| {
+        s.input(&json!({"bars": 8}));
+    });
+    // The session and its span stay open (a user playing), well past the threshold.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    listening.end();
+    session.end();
+    let report = client.flush_async(Duration::from_secs(5)).await;
+    assert!(report.completed);
+    assert_eq!(
+        report.stats.produced, 2,
+        "start records are not records of their own"
+    );
+    assert_eq!(
+        report.stats.in_progress_sent, 2,
+        "the trace and its open span"
+    );
+
+    let traces = server.deliveries(Entity::Trace);
+    let trace = traces.values().next().expect("the session's trace");
+    assert_eq!(trace.len(), 2, "start record, then final: {trace:#?}");
+    assert!(trace[0].get("end_time").is_none());
+    assert_eq!(
+        trace[0]["thread_id"], "session-9",
+        "the start record has the thread"
+    );
+    assert_eq!(trace[0]["input"], json!({"piece": "Gymnopédie No. 1"}));
+    assert!(trace[1].get("end_time").is_some());
+    assert!(trace[1]["last_updated_at"].as_str() > trace[0]["last_updated_at"].as_str());
+    let spans = server.deliveries(Entity::Span);
+    let listen = spans.values().next().expect("the listen span");
+    assert_eq!(listen.len(), 2, "start record, then final: {listen:#?}");
+    assert_eq!(listen[0]["type"], "tool");
+    assert_eq!(listen[0]["input"], json!({"bars": 8}));
+    assert!(listen[0].get("end_time").is_none() && listen[1].get("end_time").is_some());
+    assert!(
+        server.requests().iter().all(|r| r.method != "PATCH"),
+        "never a PATCH"
+    );
+    server.assert_delivered_once_or_start_end(Entity::Span);
+    server.assert_valid();
+}

@@ -25,6 +25,7 @@
 use crate::client::Client;
 use crate::clock::Timestamp;
 use crate::context::{self, ActiveSpan, ActiveTrace, SpanRole};
+use crate::export::progress::{Progress, StartInfo};
 use crate::feedback::{self, Score, ScoreError};
 use crate::id::new_id;
 use crate::propagation::{OpikContext, WithContext};
@@ -99,11 +100,30 @@ impl Opik {
         };
         let start = Timestamp::now();
         let project = self.project_name.unwrap_or_else(|| client.project_name());
-        let trace = ActiveTrace::new(new_id(start), project, client.clone(), name.into());
+        let trace = Arc::new(ActiveTrace::new(
+            new_id(start),
+            project,
+            client.clone(),
+            name.into(),
+        ));
+        // Where tracked calls made in the trace's context nest (as top-level spans), and what
+        // the long-span watch looks at: a session held open for minutes shows up while it runs.
+        let mut stand_in = ActiveSpan::with_role(
+            trace.id,
+            Arc::clone(&trace),
+            trace.name.clone(),
+            SpanRole::TraceOnly,
+        );
+        stand_in.progress = Progress::new(StartInfo {
+            is_root: true,
+            ..StartInfo::at(start)
+        });
+        let stand_in = Arc::new(stand_in);
+        client.watch(&stand_in);
         TraceHandle {
             inner: Some(Arc::new(ExplicitTrace {
-                trace: Arc::new(trace),
-                start,
+                trace,
+                stand_in,
                 ended: AtomicBool::new(false),
             })),
         }
@@ -159,7 +179,9 @@ impl Opik {
 
 struct ExplicitTrace {
     trace: Arc<ActiveTrace>,
-    start: Timestamp,
+    /// The trace's stand-in span: the parent of tracked calls made in its context, what the
+    /// long-span watch holds, and where the trace's start time is kept.
+    stand_in: Arc<ActiveSpan>,
     ended: AtomicBool,
 }
 
@@ -168,12 +190,14 @@ impl ExplicitTrace {
         if self.ended.swap(true, Ordering::AcqRel) {
             return;
         }
+        // Before the final record is queued: no start record may be sent after it.
+        self.stand_in.progress.end();
         let trace = &self.trace;
         let record = TraceRecord {
             id: trace.id,
             project_name: trace.project_name,
             name: trace.name.clone(),
-            start_time: self.start,
+            start_time: self.stand_in.progress.info.start,
             end_time: Some(Timestamp::now()),
             input: None,
             output: None,
@@ -277,20 +301,12 @@ impl TraceHandle {
     /// `update_current_trace` changes it): for `run`, `scope`, or another task.
     pub fn context(&self) -> OpikContext {
         match &self.inner {
-            Some(t) => {
-                let stand_in = ActiveSpan::with_role(
-                    t.trace.id,
-                    Arc::clone(&t.trace),
-                    t.trace.name.clone(),
-                    SpanRole::TraceOnly,
-                );
-                // The client too: it makes tracked calls record even when this client is
-                // neither global nor scoped.
-                OpikContext {
-                    span: Some(Arc::new(stand_in)),
-                    client: Some(t.trace.client.clone()),
-                }
-            }
+            // The client too: it makes tracked calls record even when this client is neither
+            // global nor scoped.
+            Some(t) => OpikContext {
+                span: Some(Arc::clone(&t.stand_in)),
+                client: Some(t.trace.client.clone()),
+            },
             None => OpikContext::default(),
         }
     }
@@ -307,10 +323,8 @@ impl TraceHandle {
 }
 
 struct ExplicitSpan {
+    /// The span, with its parent, type and start time in its start fields.
     span: Arc<ActiveSpan>,
-    parent_span_id: Option<Uuid>,
-    span_type: SpanType,
-    start: Timestamp,
     ended: AtomicBool,
 }
 
@@ -320,15 +334,17 @@ impl ExplicitSpan {
             return;
         }
         let span = &self.span;
+        // Before the final record is queued: no start record may be sent after it.
+        span.progress.end();
         let trace = &span.trace;
         let record = SpanRecord {
             id: span.id,
             trace_id: trace.id,
-            parent_span_id: self.parent_span_id,
+            parent_span_id: span.progress.info.parent_span_id,
             project_name: trace.project_name,
             name: span.name.clone(),
-            span_type: self.span_type,
-            start_time: self.start,
+            span_type: span.progress.info.span_type,
+            start_time: span.progress.info.start,
             end_time: Some(Timestamp::now()),
             input: None,
             output: None,
@@ -373,13 +389,19 @@ impl SpanHandle {
         span_type: SpanType,
     ) -> SpanHandle {
         let start = Timestamp::now();
-        let span = ActiveSpan::new(new_id(start), trace, name);
+        let mut span = ActiveSpan::new(new_id(start), trace, name);
+        // Explicit spans are watched for long runs whatever their type: they are the ones an
+        // app keeps open across awaits and callbacks (a session, a streamed reply).
+        span.progress = Progress::new(StartInfo {
+            parent_span_id,
+            span_type,
+            ..StartInfo::at(start)
+        });
+        let span = Arc::new(span);
+        span.trace.client.watch(&span);
         SpanHandle {
             inner: Some(Arc::new(ExplicitSpan {
-                span: Arc::new(span),
-                parent_span_id,
-                span_type,
-                start,
+                span,
                 ended: AtomicBool::new(false),
             })),
         }

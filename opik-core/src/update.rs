@@ -83,7 +83,7 @@ impl<T: Merge> UpdateSlot<T> {
         slot.take()
     }
 
-    fn read<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
         if self.state.load(Ordering::Acquire) != SET {
             return None;
         }

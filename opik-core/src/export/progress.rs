@@ -12,7 +12,12 @@
 //!   (`llm`, `tool`, `guardrail`): a sync body never yields, so there is no later moment to
 //!   decide, and registering every nested sync helper would cost each of them a registration
 //!   that almost never pays off. A long nested `general` sync span is still visible while it
-//!   runs through its root's start record; its own record arrives when it ends.
+//!   runs through its root's start record; its own record arrives when it ends;
+//! - explicit traces and spans (`Opik::trace`, `TraceHandle::span`) at their start: they are
+//!   what an app holds open across awaits and callbacks, a practice session for minutes.
+//!
+//! A start record carries what updates have set by then (an explicit session's thread and
+//! input, a long LLM call's model), not the feedback scores, which wait for the final record.
 //!
 //! Cost on the caller's side, per watched span: the start fields are kept in the span's
 //! `ActiveSpan` anyway (the final record is made from them), and a `Weak` pointer to it is
@@ -32,7 +37,7 @@
 //! on the exporter thread instead of being reused at once by the caller's thread.
 
 use crate::clock::Timestamp;
-use crate::context::ActiveSpan;
+use crate::context::{ActiveSpan, SpanRole};
 use crate::record::{Payload, Record, SpanRecord, SpanType, Tags, TraceDetails, TraceRecord};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -59,6 +64,21 @@ pub struct StartInfo {
     pub(crate) is_root: bool,
 }
 
+impl StartInfo {
+    /// A span of type `general` that started at `start`, with nothing else known yet.
+    pub(crate) const fn at(start: Timestamp) -> Self {
+        StartInfo {
+            parent_span_id: None,
+            span_type: SpanType::General,
+            tags: &[],
+            start,
+            input: None,
+            metadata: None,
+            is_root: false,
+        }
+    }
+}
+
 /// What a running span's start record is made of, and whether it was sent.
 #[derive(Debug)]
 pub struct Progress {
@@ -79,15 +99,7 @@ impl Progress {
     pub(crate) fn inert() -> Self {
         Progress {
             state: AtomicU8::new(ENDED),
-            info: StartInfo {
-                parent_span_id: None,
-                span_type: SpanType::General,
-                tags: &[],
-                start: Timestamp::default(),
-                input: None,
-                metadata: None,
-                is_root: false,
-            },
+            info: StartInfo::at(Timestamp::from_unix_nanos(0)),
         }
     }
 
@@ -120,12 +132,15 @@ fn tags(tags: &'static [&'static str]) -> Tags {
     }
 }
 
-/// The start records of `span`: its span record and, for a root, its trace record.
+/// The start records of `span`: its span record (none for an explicit trace's stand-in) and,
+/// for a root, its trace record. What updates have set so far is in them (an explicit
+/// session's thread and input, a long LLM call's model...); feedback scores wait for the end.
 fn start_records(span: &ActiveSpan) -> impl Iterator<Item = Record> {
     let p = &span.progress.info;
     let trace = &span.trace;
+    let mut no_scores = Vec::new();
     let trace_record = (p.is_root && !trace.remote).then(|| {
-        Record::Trace(TraceRecord {
+        let mut record = TraceRecord {
             id: trace.id,
             project_name: trace.project_name,
             name: span.name.clone(),
@@ -141,24 +156,34 @@ fn start_records(span: &ActiveSpan) -> impl Iterator<Item = Record> {
                     error_info: None,
                 })
             }),
-        })
+        };
+        if let Some(update) = trace.update.read(Clone::clone) {
+            update.apply_to(&mut record, &mut no_scores);
+        }
+        Record::Trace(record)
     });
-    let span_record = Record::Span(SpanRecord {
-        id: span.id,
-        trace_id: trace.id,
-        parent_span_id: p.parent_span_id,
-        project_name: trace.project_name,
-        name: span.name.clone(),
-        span_type: p.span_type,
-        start_time: p.start,
-        end_time: None,
-        input: p.input.clone(),
-        output: None,
-        metadata: p.metadata.clone(),
-        tags: tags(p.tags),
-        details: None,
+    let span_record = (span.role == SpanRole::Recorded).then(|| {
+        let mut record = SpanRecord {
+            id: span.id,
+            trace_id: trace.id,
+            parent_span_id: p.parent_span_id,
+            project_name: trace.project_name,
+            name: span.name.clone(),
+            span_type: p.span_type,
+            start_time: p.start,
+            end_time: None,
+            input: p.input.clone(),
+            output: None,
+            metadata: p.metadata.clone(),
+            tags: tags(p.tags),
+            details: None,
+        };
+        if let Some(update) = span.update.read(Clone::clone) {
+            update.apply_to(&mut record, &mut no_scores);
+        }
+        Record::Span(record)
     });
-    trace_record.into_iter().chain(std::iter::once(span_record))
+    trace_record.into_iter().chain(span_record)
 }
 
 /// The exporter's side: spans in start order, of which only the front is ever looked at.
