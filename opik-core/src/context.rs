@@ -6,6 +6,8 @@
 //! mechanism serves async and sync calls alike.
 
 use crate::client::Client;
+use crate::clock::Timestamp;
+use crate::record::{ErrorInfo, Payload, SpanDetails, SpanRecord, Tags, TraceDetails, TraceRecord};
 use crate::update::{SpanUpdate, TraceUpdate, UpdateSlot};
 use std::borrow::Cow;
 use std::future::Future;
@@ -142,6 +144,68 @@ impl ActiveSpan {
             role,
             update: UpdateSlot::new(),
             progress: crate::export::progress::Progress::inert(),
+        }
+    }
+
+    /// The span's record from its start fields and how it ended; `end: None` makes the start
+    /// record of a span still running (see `export::progress`). The one place a span record is
+    /// made from a span: start records, tracked calls and explicit spans all come here; the
+    /// caller applies updates (`queue_final`). Inlined, so that on the hot path the record is
+    /// built where it is queued.
+    #[inline(always)]
+    pub(crate) fn span_record(
+        &self,
+        end: Option<Timestamp>,
+        output: Option<Payload>,
+        details: Option<Box<SpanDetails>>,
+    ) -> SpanRecord {
+        let p = &self.progress.info;
+        SpanRecord {
+            id: self.id,
+            trace_id: self.trace.id,
+            parent_span_id: p.parent_span_id,
+            project_name: self.trace.project_name,
+            name: self.name.clone(),
+            span_type: p.span_type,
+            start_time: p.start,
+            // A re-anchor of the span clock between the two edges may step it back by a few
+            // microseconds; a span never ends before it starts.
+            end_time: end.map(|e| e.max(p.start)),
+            input: p.input.clone(),
+            output,
+            metadata: p.metadata.clone(),
+            tags: Tags::from_static(p.tags),
+            details,
+        }
+    }
+
+    /// The record of the trace this span is the root (or an explicit trace's stand-in) of,
+    /// likewise: its name, start, input, metadata and tags are the span's, its thread the
+    /// trace's.
+    pub(crate) fn trace_record(
+        &self,
+        end: Option<Timestamp>,
+        output: Option<Payload>,
+        error: Option<ErrorInfo>,
+    ) -> TraceRecord {
+        let p = &self.progress.info;
+        let trace = &self.trace;
+        TraceRecord {
+            id: trace.id,
+            project_name: trace.project_name,
+            name: self.name.clone(),
+            start_time: p.start,
+            end_time: end.map(|e| e.max(p.start)),
+            input: p.input.clone(),
+            output,
+            metadata: p.metadata.clone(),
+            tags: Tags::from_static(p.tags),
+            details: (trace.thread_id.is_some() || error.is_some()).then(|| {
+                Box::new(TraceDetails {
+                    thread_id: trace.thread_id.clone(),
+                    error_info: error,
+                })
+            }),
         }
     }
 

@@ -29,7 +29,7 @@ use crate::export::progress::{Progress, StartInfo};
 use crate::feedback::{self, Score, ScoreError};
 use crate::id::new_id;
 use crate::propagation::{OpikContext, WithContext};
-use crate::record::{ProjectName, ScoreTarget, SpanRecord, SpanType, Tags, TraceRecord};
+use crate::record::{ProjectName, ScoreTarget, SpanType};
 use crate::update::{SpanUpdate, TraceUpdate};
 use std::borrow::Cow;
 use std::fmt;
@@ -193,18 +193,9 @@ impl ExplicitTrace {
         // Before the final record is queued: no start record may be sent after it.
         self.stand_in.progress.end();
         let trace = &self.trace;
-        let record = TraceRecord {
-            id: trace.id,
-            project_name: trace.project_name,
-            name: trace.name.clone(),
-            start_time: self.stand_in.progress.info.start,
-            end_time: Some(Timestamp::now()),
-            input: None,
-            output: None,
-            metadata: None,
-            tags: Tags::None,
-            details: None,
-        };
+        let record = self
+            .stand_in
+            .trace_record(Some(Timestamp::now()), None, None);
         let mut scores = Vec::new();
         trace.queue_final(record, &mut scores);
         for score in scores {
@@ -336,22 +327,7 @@ impl ExplicitSpan {
         let span = &self.span;
         // Before the final record is queued: no start record may be sent after it.
         span.progress.end();
-        let trace = &span.trace;
-        let record = SpanRecord {
-            id: span.id,
-            trace_id: trace.id,
-            parent_span_id: span.progress.info.parent_span_id,
-            project_name: trace.project_name,
-            name: span.name.clone(),
-            span_type: span.progress.info.span_type,
-            start_time: span.progress.info.start,
-            end_time: Some(Timestamp::now()),
-            input: None,
-            output: None,
-            metadata: None,
-            tags: Tags::None,
-            details: None,
-        };
+        let record = span.span_record(Some(Timestamp::now()), None, None);
         span.queue_final(record, Vec::new());
     }
 }

@@ -38,7 +38,7 @@
 
 use crate::clock::Timestamp;
 use crate::context::{ActiveSpan, SpanRole};
-use crate::record::{Payload, Record, SpanRecord, SpanType, Tags, TraceDetails, TraceRecord};
+use crate::record::{Payload, Record, SpanType};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
@@ -124,60 +124,21 @@ impl Progress {
     }
 }
 
-fn tags(tags: &'static [&'static str]) -> Tags {
-    if tags.is_empty() {
-        Tags::None
-    } else {
-        Tags::Static(tags)
-    }
-}
-
 /// The start records of `span`: its span record (none for an explicit trace's stand-in) and,
 /// for a root, its trace record. What updates have set so far is in them (an explicit
 /// session's thread and input, a long LLM call's model...); feedback scores wait for the end.
 fn start_records(span: &ActiveSpan) -> impl Iterator<Item = Record> {
-    let p = &span.progress.info;
-    let trace = &span.trace;
     let mut no_scores = Vec::new();
-    let trace_record = (p.is_root && !trace.remote).then(|| {
-        let mut record = TraceRecord {
-            id: trace.id,
-            project_name: trace.project_name,
-            name: span.name.clone(),
-            start_time: p.start,
-            end_time: None,
-            input: p.input.clone(),
-            output: None,
-            metadata: p.metadata.clone(),
-            tags: tags(p.tags),
-            details: trace.thread_id.as_ref().map(|t| {
-                Box::new(TraceDetails {
-                    thread_id: Some(t.clone()),
-                    error_info: None,
-                })
-            }),
-        };
+    let trace = &span.trace;
+    let trace_record = (span.progress.info.is_root && !trace.remote).then(|| {
+        let mut record = span.trace_record(None, None, None);
         if let Some(update) = trace.update.read(Clone::clone) {
             update.apply_to(&mut record, &mut no_scores);
         }
         Record::Trace(record)
     });
     let span_record = (span.role == SpanRole::Recorded).then(|| {
-        let mut record = SpanRecord {
-            id: span.id,
-            trace_id: trace.id,
-            parent_span_id: p.parent_span_id,
-            project_name: trace.project_name,
-            name: span.name.clone(),
-            span_type: p.span_type,
-            start_time: p.start,
-            end_time: None,
-            input: p.input.clone(),
-            output: None,
-            metadata: p.metadata.clone(),
-            tags: tags(p.tags),
-            details: None,
-        };
+        let mut record = span.span_record(None, None, None);
         if let Some(update) = span.update.read(Clone::clone) {
             update.apply_to(&mut record, &mut no_scores);
         }

@@ -61,6 +61,15 @@ pub enum Tags {
 }
 
 impl Tags {
+    /// Tags written in the source (`Tags::None` for none).
+    pub const fn from_static(tags: &'static [&'static str]) -> Tags {
+        if tags.is_empty() {
+            Tags::None
+        } else {
+            Tags::Static(tags)
+        }
+    }
+
     /// Whether there are no tags.
     pub fn is_empty(&self) -> bool {
         match self {

@@ -12,9 +12,7 @@ use crate::clock::Timestamp;
 use crate::context::{self, ActiveSpan, ActiveTrace, SpanScoped};
 use crate::export::progress::{Progress, StartInfo};
 use crate::id::new_id;
-use crate::record::{
-    ErrorInfo, Payload, Record, SpanDetails, SpanRecord, SpanType, Tags, TraceDetails, TraceRecord,
-};
+use crate::record::{ErrorInfo, Payload, Record, SpanDetails, SpanType};
 use capture::{InputCapture, JsonBuf, OutputCapture};
 use pin_project_lite::pin_project;
 use std::any::Any;
@@ -297,10 +295,6 @@ impl Ending {
         output: Option<Payload>,
         error: Option<ErrorInfo>,
     ) {
-        let started = &span.progress.info;
-        // A re-anchor of the span clock between the two edges may step it back by a few
-        // microseconds; a span never ends before it starts.
-        let end = end.max(started.start);
         // Before the final record is queued: no start record may be sent after it. A span the
         // watch never saw needs no such fence.
         if self.watched {
@@ -310,86 +304,37 @@ impl Ending {
         // What `update_current_span` set. Taking it closes the slot: a later update is refused,
         // as after any end.
         let update = span.update.take();
-        if update.is_none() && !started.is_root {
+        let is_root = span.progress.info.is_root;
+        if update.is_none() && !is_root {
             // The common case, a nested span nobody updated: one record. Under overload (the
             // queue is full) it would be dropped once built, so it is dropped now, counted.
             // Otherwise it is built in the call that queues it: each copy of a record this size
             // costs a few nanoseconds on the hot path.
             if !trace.client.drop_if_saturated() {
+                let details = error.map(span_details);
                 trace
                     .client
-                    .enqueue(Record::Span(self.span_record(span, end, output, error)));
+                    .enqueue(Record::Span(span.span_record(Some(end), output, details)));
             }
             return;
         }
         // Feedback scores set with `update_current_*` (no allocation when there are none).
         let mut scores: Vec<Record> = Vec::new();
-        if started.is_root {
-            let details = (trace.thread_id.is_some() || error.is_some()).then(|| {
-                Box::new(TraceDetails {
-                    thread_id: trace.thread_id.clone(),
-                    error_info: error.clone(),
-                })
-            });
-            let record = TraceRecord {
-                id: trace.id,
-                project_name: trace.project_name,
-                name: span.name.clone(),
-                start_time: started.start,
-                end_time: Some(end),
-                input: started.input.clone(),
-                output: output.clone(),
-                metadata: started.metadata.clone(),
-                tags: self.tags(),
-                details,
-            };
+        if is_root {
+            let record = span.trace_record(Some(end), output.clone(), error.clone());
             trace.queue_final(record, &mut scores);
         }
-        let record = self.span_record(span, end, output, error);
+        let record = span.span_record(Some(end), output, error.map(span_details));
         span.queue_final_with(update, record, scores);
     }
+}
 
-    /// The span's final record, from its start fields and how it ended.
-    #[inline(always)]
-    fn span_record(
-        self,
-        span: &ActiveSpan,
-        end: Timestamp,
-        output: Option<Payload>,
-        error: Option<ErrorInfo>,
-    ) -> SpanRecord {
-        let started = &span.progress.info;
-        SpanRecord {
-            id: span.id,
-            trace_id: span.trace.id,
-            parent_span_id: started.parent_span_id,
-            project_name: span.trace.project_name,
-            name: span.name.clone(),
-            span_type: self.meta.span_type,
-            start_time: started.start,
-            end_time: Some(end),
-            input: started.input.clone(),
-            output,
-            metadata: started.metadata.clone(),
-            tags: self.tags(),
-            details: error.map(|e| {
-                Box::new(SpanDetails {
-                    error_info: Some(e),
-                    ..SpanDetails::default()
-                })
-            }),
-        }
-    }
-
-    /// The call site's tags (`'static`: no allocation).
-    #[inline]
-    fn tags(self) -> Tags {
-        if self.meta.tags.is_empty() {
-            Tags::None
-        } else {
-            Tags::Static(self.meta.tags)
-        }
-    }
+/// A span's details when all it has is an error.
+fn span_details(error: ErrorInfo) -> Box<SpanDetails> {
+    Box::new(SpanDetails {
+        error_info: Some(error),
+        ..SpanDetails::default()
+    })
 }
 
 impl Drop for Call {
