@@ -237,19 +237,23 @@ impl InputCapture {
     pub fn arg(&mut self, name: &str) -> &mut JsonBuf {
         if self.empty {
             self.buf = JsonBuf::scratch();
-            self.buf.raw("{");
+            self.buf.bytes.push(b'{');
         } else {
-            self.buf.raw(",");
+            self.buf.bytes.push(b',');
         }
         self.empty = false;
         if name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
             // Parameter names (Rust identifiers) never need escaping: skip the escaper.
-            self.buf.raw("\"");
-            self.buf.raw(name);
-            self.buf.raw("\":");
+            // One copy for the name; the quotes and colon are single-byte pushes (a copy call
+            // per piece cost more than the piece: profiled on the arguments row).
+            let bytes = &mut self.buf.bytes;
+            bytes.reserve(name.len() + 3);
+            bytes.push(b'"');
+            bytes.extend_from_slice(name.as_bytes());
+            bytes.extend_from_slice(b"\":");
         } else {
             self.buf.string(name);
-            self.buf.raw(":");
+            self.buf.bytes.push(b':');
         }
         &mut self.buf
     }
@@ -262,7 +266,7 @@ impl InputCapture {
             // span (measured: +40 to +70 ns a call while the exporter is busy).
             return Payload::empty_object();
         }
-        self.buf.raw("}");
+        self.buf.bytes.push(b'}');
         self.buf.into_payload(0)
     }
 }
@@ -303,7 +307,7 @@ impl OutputCapture {
             let from = if buf.bytes.get(OUTPUT_PREFIX.len()) == Some(&b'{') {
                 OUTPUT_PREFIX.len()
             } else {
-                buf.raw("}");
+                buf.bytes.push(b'}');
                 0
             };
             self.output = Some(buf.into_payload(from));
