@@ -671,6 +671,42 @@ fn c05_burst_far_above_the_queue_with_a_stalled_server_is_counted_and_bounded() 
     );
 }
 
+/// Under overload a nested span is dropped before it is built; once the exporter takes records
+/// again, spans are built and queued as before: the overload ends with the overload.
+#[test]
+fn c05b_after_an_overload_spans_are_queued_again() {
+    let server = FakeOpik::start();
+    let client = client_with(config_url(&server.base_url()).queue_capacity(10), |s| s);
+    // 1 root + 100 leaves in a tight loop: far more than the queue holds before the exporter's
+    // next look, so the producer meets a full queue and nested spans start being dropped early.
+    client.sync_scope(|| root(100));
+    let burst = client.flush(Duration::from_secs(5));
+    assert!(burst.completed);
+    assert!(
+        burst.stats.dropped(DropReason::QueueFull) > 0,
+        "the burst overloaded the queue: {}",
+        burst.stats
+    );
+    let delivered_before = burst.stats.delivered;
+    // The exporter has taken records since: a later trace is recorded whole.
+    client.sync_scope(|| root(5));
+    let after = client.flush(Duration::from_secs(5));
+    assert!(after.completed);
+    assert_accounted(&after.stats);
+    assert_eq!(
+        after.stats.delivered - delivered_before,
+        7,
+        "the trace, its root span and 5 leaves: {}",
+        after.stats
+    );
+    assert_eq!(
+        after.stats.dropped(DropReason::QueueFull),
+        burst.stats.dropped(DropReason::QueueFull),
+        "nothing more was dropped"
+    );
+    server.assert_valid();
+}
+
 // ---- 6. 413 ---------------------------------------------------------------------------------
 
 #[test]
