@@ -107,7 +107,7 @@ impl Opik {
             name.into(),
         ));
         // Where tracked calls made in the trace's context nest (as top-level spans), and what
-        // the long-span watch looks at: a session held open for minutes shows up while it runs.
+        // the long-span watch looks at for the trace.
         let mut stand_in = ActiveSpan::with_role(
             trace.id,
             Arc::clone(&trace),
@@ -118,14 +118,8 @@ impl Opik {
             is_root: true,
             ..StartInfo::at(start)
         });
-        let stand_in = Arc::new(stand_in);
-        client.watch(&stand_in);
         TraceHandle {
-            inner: Some(Arc::new(ExplicitTrace {
-                trace,
-                stand_in,
-                ended: AtomicBool::new(false),
-            })),
+            inner: Some(Arc::new(Explicit::new(Arc::new(stand_in)))),
         }
     }
 
@@ -177,37 +171,72 @@ impl Opik {
     }
 }
 
-struct ExplicitTrace {
-    trace: Arc<ActiveTrace>,
-    /// The trace's stand-in span: the parent of tracked calls made in its context, what the
-    /// long-span watch holds, and where the trace's start time is kept.
-    stand_in: Arc<ActiveSpan>,
+/// What a trace or span handle holds: the span (an explicit trace's is its stand-in, of role
+/// `TraceOnly`), and whether it was ended. One type for both handles, so that ending, ending
+/// on drop and making a context are written once.
+struct Explicit {
+    /// The span, with its parent, type and start time in its start fields; for a trace, the
+    /// parent of tracked calls made in its context, and where the trace's start time is kept.
+    span: Arc<ActiveSpan>,
     ended: AtomicBool,
 }
 
-impl ExplicitTrace {
+impl Explicit {
+    /// Holds `span`, watched for long runs whatever its type: explicit traces and spans are
+    /// the ones an app keeps open across awaits and callbacks (a session, a streamed reply).
+    fn new(span: Arc<ActiveSpan>) -> Self {
+        span.trace.client.watch(&span);
+        Explicit {
+            span,
+            ended: AtomicBool::new(false),
+        }
+    }
+
+    fn is_trace(&self) -> bool {
+        self.span.role == SpanRole::TraceOnly
+    }
+
+    /// Queues the final record (the trace's, or the span's) with what updates set, once.
     fn end(&self) {
         if self.ended.swap(true, Ordering::AcqRel) {
             return;
         }
+        let span = &self.span;
         // Before the final record is queued: no start record may be sent after it.
-        self.stand_in.progress.end();
-        let trace = &self.trace;
-        let record = self
-            .stand_in
-            .trace_record(Some(Timestamp::now()), None, None);
-        let mut scores = Vec::new();
-        trace.queue_final(record, &mut scores);
-        for score in scores {
-            trace.client.enqueue(score);
+        span.progress.end();
+        let now = Some(Timestamp::now());
+        if self.is_trace() {
+            let mut scores = Vec::new();
+            span.trace
+                .queue_final(span.trace_record(now, None, None), &mut scores);
+            for score in scores {
+                span.trace.client.enqueue(score);
+            }
+        } else {
+            span.queue_final(span.span_record(now, None, None), Vec::new());
+        }
+    }
+
+    fn ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// A context in which tracked calls nest under the span (for a trace: as its top-level
+    /// spans), with the client too: it makes them record even when this client is neither
+    /// global nor scoped.
+    fn context(&self) -> OpikContext {
+        OpikContext {
+            span: Some(Arc::clone(&self.span)),
+            client: Some(self.span.trace.client.clone()),
         }
     }
 }
 
-impl Drop for ExplicitTrace {
+impl Drop for Explicit {
     fn drop(&mut self) {
-        if !self.ended.load(Ordering::Acquire) {
-            tracing::debug!(target: "opik", "opik: trace {} ended when its last handle was dropped", self.trace.id);
+        if !self.ended() {
+            let what = if self.is_trace() { "trace" } else { "span" };
+            tracing::debug!(target: "opik", "opik: {what} {} ended when its last handle was dropped", self.span.id);
             self.end();
         }
     }
@@ -216,7 +245,7 @@ impl Drop for ExplicitTrace {
 /// A trace made by [`Opik::trace`]. Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
 pub struct TraceHandle {
-    inner: Option<Arc<ExplicitTrace>>,
+    inner: Option<Arc<Explicit>>,
 }
 
 impl fmt::Debug for TraceHandle {
@@ -230,7 +259,7 @@ impl fmt::Debug for TraceHandle {
 impl TraceHandle {
     /// The trace's id (`None` when the SDK is off).
     pub fn id(&self) -> Option<Uuid> {
-        self.inner.as_ref().map(|t| t.trace.id)
+        self.inner.as_ref().map(|t| t.span.trace.id)
     }
 
     /// Starts a top-level span of the trace, of type `general`.
@@ -245,7 +274,7 @@ impl TraceHandle {
         span_type: SpanType,
     ) -> SpanHandle {
         match &self.inner {
-            Some(t) => SpanHandle::start(Arc::clone(&t.trace), None, name.into(), span_type),
+            Some(t) => SpanHandle::start(Arc::clone(&t.span.trace), None, name.into(), span_type),
             None => SpanHandle { inner: None },
         }
     }
@@ -254,10 +283,10 @@ impl TraceHandle {
     /// scores sent when it ends). Returns `false`, doing nothing, once the trace has ended.
     pub fn update(&self, f: impl FnOnce(&mut TraceUpdate)) -> bool {
         match &self.inner {
-            Some(t) if !t.ended.load(Ordering::Acquire) => {
+            Some(t) if !t.ended() => {
                 let mut update = TraceUpdate::default();
                 f(&mut update);
-                t.trace.update.merge(update)
+                t.span.trace.update.merge(update)
             }
             _ => false,
         }
@@ -276,7 +305,7 @@ impl TraceHandle {
     /// [`log_feedback_score`](Self::log_feedback_score) with a reason or category.
     pub fn log_score(&self, score: Score) -> Result<(), ScoreError> {
         match &self.inner {
-            Some(t) => log_score_in(&t.trace, ScoreTarget::Trace(t.trace.id), score),
+            Some(t) => log_score_in(&t.span.trace, ScoreTarget::Trace(t.span.trace.id), score),
             None => score.validate(),
         }
     }
@@ -292,12 +321,7 @@ impl TraceHandle {
     /// `update_current_trace` changes it): for `run`, `scope`, or another task.
     pub fn context(&self) -> OpikContext {
         match &self.inner {
-            // The client too: it makes tracked calls record even when this client is neither
-            // global nor scoped.
-            Some(t) => OpikContext {
-                span: Some(Arc::clone(&t.stand_in)),
-                client: Some(t.trace.client.clone()),
-            },
+            Some(t) => t.context(),
             None => OpikContext::default(),
         }
     }
@@ -313,39 +337,11 @@ impl TraceHandle {
     }
 }
 
-struct ExplicitSpan {
-    /// The span, with its parent, type and start time in its start fields.
-    span: Arc<ActiveSpan>,
-    ended: AtomicBool,
-}
-
-impl ExplicitSpan {
-    fn end(&self) {
-        if self.ended.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let span = &self.span;
-        // Before the final record is queued: no start record may be sent after it.
-        span.progress.end();
-        let record = span.span_record(Some(Timestamp::now()), None, None);
-        span.queue_final(record, Vec::new());
-    }
-}
-
-impl Drop for ExplicitSpan {
-    fn drop(&mut self) {
-        if !self.ended.load(Ordering::Acquire) {
-            tracing::debug!(target: "opik", "opik: span {} ended when its last handle was dropped", self.span.id);
-            self.end();
-        }
-    }
-}
-
 /// A span made by [`TraceHandle::span`] or [`SpanHandle::span`]. Cheap to clone;
 /// `Send + Sync`.
 #[derive(Clone)]
 pub struct SpanHandle {
-    inner: Option<Arc<ExplicitSpan>>,
+    inner: Option<Arc<Explicit>>,
 }
 
 impl fmt::Debug for SpanHandle {
@@ -366,20 +362,13 @@ impl SpanHandle {
     ) -> SpanHandle {
         let start = Timestamp::now();
         let mut span = ActiveSpan::new(new_id(start), trace, name);
-        // Explicit spans are watched for long runs whatever their type: they are the ones an
-        // app keeps open across awaits and callbacks (a session, a streamed reply).
         span.progress = Progress::new(StartInfo {
             parent_span_id,
             span_type,
             ..StartInfo::at(start)
         });
-        let span = Arc::new(span);
-        span.trace.client.watch(&span);
         SpanHandle {
-            inner: Some(Arc::new(ExplicitSpan {
-                span,
-                ended: AtomicBool::new(false),
-            })),
+            inner: Some(Arc::new(Explicit::new(Arc::new(span)))),
         }
     }
 
@@ -419,7 +408,7 @@ impl SpanHandle {
     /// nothing, once the span has ended.
     pub fn update(&self, f: impl FnOnce(&mut SpanUpdate)) -> bool {
         match &self.inner {
-            Some(s) if !s.ended.load(Ordering::Acquire) => {
+            Some(s) if !s.ended() => {
                 let mut update = SpanUpdate::default();
                 f(&mut update);
                 s.span.update.merge(update)
@@ -457,10 +446,7 @@ impl SpanHandle {
     /// changes it).
     pub fn context(&self) -> OpikContext {
         match &self.inner {
-            Some(s) => OpikContext {
-                span: Some(Arc::clone(&s.span)),
-                client: Some(s.span.trace.client.clone()),
-            },
+            Some(s) => s.context(),
             None => OpikContext::default(),
         }
     }
