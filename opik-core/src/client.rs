@@ -76,7 +76,7 @@ impl Client {
             shared: Arc::new(Shared {
                 pipe,
                 control,
-                project_name: ProjectName::new(project_name),
+                project_name: ProjectName::intern(project_name),
                 accepting: AtomicBool::new(true),
                 shutdown_timeout,
             }),

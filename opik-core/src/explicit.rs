@@ -83,7 +83,7 @@ impl Opik {
         if project.trim().is_empty() {
             tracing::warn!(target: "opik", "opik: a blank project name is ignored");
         } else {
-            self.project_name = Some(ProjectName::new(&project));
+            self.project_name = Some(ProjectName::intern(&project));
         }
         self
     }

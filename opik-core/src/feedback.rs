@@ -92,7 +92,7 @@ impl Score {
 
     pub(crate) fn into_record(self, target: ScoreTarget, default_project: &ProjectName) -> Record {
         let project_name = match self.project_name {
-            Some(p) => ProjectName::new(&p),
+            Some(p) => ProjectName::intern(&p),
             None => *default_project,
         };
         Record::Feedback(Box::new(FeedbackScore {

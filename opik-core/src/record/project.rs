@@ -27,8 +27,9 @@ impl ProjectName {
         ProjectName(name)
     }
 
-    /// A name known at run time: interned (one lock and a lookup; not for the hot path).
-    pub fn new(name: &str) -> Self {
+    /// A name known at run time, interned: kept once per distinct name for the life of the
+    /// process (one lock and a lookup; made when a client or a handle is, not per call).
+    pub fn intern(name: &str) -> Self {
         let mut set = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&known) = set.get(name) {
             return ProjectName(known);
@@ -97,8 +98,8 @@ mod tests {
 
     #[test]
     fn interning_keeps_one_copy_per_name() {
-        let a = ProjectName::new("interning-test");
-        let b = ProjectName::new(&String::from("interning-test"));
+        let a = ProjectName::intern("interning-test");
+        let b = ProjectName::intern(&String::from("interning-test"));
         assert!(std::ptr::eq(a.as_str(), b.as_str()));
         assert_eq!(a, ProjectName::from_static("interning-test"));
         assert_eq!(a.to_string(), "interning-test");
