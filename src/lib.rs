@@ -50,7 +50,7 @@
 //! | `thread_id = expr` | the trace's conversation thread, when this call starts the trace |
 //! | `project_name = "lit"` | project of a trace this call starts |
 //! | `flush = true` | deliver what is queued when the call returns (short-lived programs) |
-//! | `distributed_headers = expr` | continue the trace of incoming headers ([`distributed_headers`] on the caller's side): a span under the remote parent, no new trace |
+//! | `distributed_headers = expr` | continue the trace of incoming headers ([`distributed_headers`](distributed::distributed_headers) on the caller's side): a span under the remote parent, no new trace |
 //!
 //! Inside a tracked call, [`update_current_span`] and [`update_current_trace`] set what is
 //! known only at run time: `model`, `provider`, `usage` (OpenAI and Anthropic shapes are
@@ -65,8 +65,8 @@
 //! The current span lives in a tokio task-local (and works in sync code and without a runtime
 //! too): calls awaited in a tracked function, also concurrently with `join!`, nest under it.
 //! `tokio::spawn` does not carry task-locals, so a tracked call in a plainly spawned task starts
-//! a trace of its own; [`spawn`], [`spawn_blocking`], `.in_current_trace()` ([`FutureExt`]) and
-//! [`current_context`]`().run(..)` (OS threads, rayon) keep it in the caller's trace.
+//! a trace of its own; [`spawn`], [`spawn_blocking`](context::spawn_blocking), `.in_current_trace()` ([`FutureExt`]) and
+//! [`current_context`](context::current_context)`().run(..)` (OS threads, rayon) keep it in the caller's trace.
 //!
 //! ```
 //! #[opik::track]
@@ -116,7 +116,7 @@
 //!   upserts, so network errors, timeouts, 408, 429 and 5xx are retried with backoff and jitter;
 //!   a 429 (or `Retry-After`) pauses all sending; 409 counts as delivered; a batch too large is
 //!   split, a record too large alone has its input/output replaced by a truncation marker.
-//! - **Exit is bounded.** Dropping the [`OpikGuard`] (or [`Client::shutdown`]) delivers what is
+//! - **Exit is bounded.** Dropping the [`OpikGuard`] (or [`Client::shutdown`](export::Client::shutdown)) delivers what is
 //!   queued, waiting at most the shutdown timeout (2 s) even when the server never answers;
 //!   [`flush`] / [`flush_async`] do the same on demand, and `#[track(flush = true)]` after a
 //!   call.
@@ -126,7 +126,7 @@
 //! [`init`] stays silent when nothing is configured, as a library or service wants. Programs
 //! that should show their traces out of the box (examples, demos, command-line tools) call
 //! [`init_or_local`] instead, and any program can ask with `OPIK_LOCAL=1` or
-//! [`ConfigBuilder::local`]: then each finished trace is printed on stderr as a tree,
+//! [`ConfigBuilder::local`](config::ConfigBuilder::local): then each finished trace is printed on stderr as a tree,
 //!
 //! ```text
 //! Trace: practice-session [3.8s] (thread session-abc123) fretcoach, practice-session
@@ -138,7 +138,7 @@
 //! ```
 //!
 //! and every request the SDK would have sent is appended to a JSON lines file (named on stderr;
-//! `OPIK_LOCAL_FILE` or [`ConfigBuilder::local_file`], else a new file in the system temp directory), one
+//! `OPIK_LOCAL_FILE` or [`ConfigBuilder::local_file`](config::ConfigBuilder::local_file), else a new file in the system temp directory), one
 //! `{"method": "POST", "path": "/v1/private/spans/batch", "body": {...}}` per line, the body
 //! byte for byte what the HTTP exporter sends: inspect it with `jq`, or replay it to an Opik.
 //!
@@ -161,7 +161,7 @@
 //! ## Configuration
 //!
 //! From the same places as the Python SDK, so one setup serves both: code
-//! ([`init_with`]`(`[`ConfigBuilder`]`)`) beats the environment, which beats `~/.opik.config`
+//! ([`init_with`]`(`[`ConfigBuilder`](config::ConfigBuilder)`)`) beats the environment, which beats `~/.opik.config`
 //! (section `[opik]`), which beats the defaults.
 //!
 //! | setting | environment | `~/.opik.config` key | default |
@@ -177,14 +177,18 @@
 //!
 //! Bad settings make [`init`] return an error naming the setting, where it came from, the bad
 //! value (never the key) and the fix. Exporter knobs (queue capacity, batch size, flush
-//! interval, timeouts) are set on [`ConfigBuilder`].
+//! interval, timeouts) are set on [`ConfigBuilder`](config::ConfigBuilder).
 
-pub use opik_core::client::{Client, ClientError};
-pub use opik_core::config::{ConfigBuilder, ConfigError};
-pub use opik_core::export::{ExportSettings, FlushReport};
-pub use opik_core::record::SpanType;
-pub use opik_core::sdk::{flush, flush_async, init, init_with, stats, InitError, OpikGuard};
-pub use opik_core::stats::{DropReason, Stats};
+// ---- The public surface: the everyday API at the root, the rest in modules -----------------
+
+pub use opik_core::{
+    current_span_data, current_trace_data, flush, flush_async, init, init_or_local, init_with,
+    log_span_feedback_scores, log_thread_feedback_scores, log_trace_feedback_scores, spawn, stats,
+    update_current_span, update_current_trace, ErrorInfo, FutureExt, InitError, Opik, OpikGuard,
+    Score, ScoreError, ScoreOptions, SpanData, SpanHandle, SpanType, SpanUpdate, TraceData,
+    TraceHandle, TraceUpdate, Usage,
+};
+
 /// Records each call of a function as an Opik span (and as a trace when no tracked call is
 /// running): arguments as input, the return value as output, `Err` and panics as `error_info`.
 ///
@@ -255,50 +259,51 @@ pub use opik_macros::tags;
 /// feature, in which case `#[track]` emits functions unchanged and the runtime API does nothing.
 pub const ENABLED: bool = cfg!(feature = "enabled");
 
-// The local view and test support (issue "FretCoach example, local view, integrations").
-pub use opik_core::config::Resolved;
-pub use opik_core::export::local::init_or_local;
+/// Configuration: [`ConfigBuilder`](config::ConfigBuilder) for settings given in code, and
+/// what [`init_with`] resolves it into. The sources and their precedence are in the crate docs.
+pub mod config {
+    pub use opik_core::{
+        ApiKey, Config, ConfigBuilder, ConfigError, DisabledReason, ErrorKind, Origin, Resolved,
+        CLOUD_URL, DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE, MAX_BATCH_ITEMS, MAX_MAX_RETRIES,
+        MAX_QUEUE_CAPACITY, MIN_BATCH_MAX_BYTES,
+    };
+}
+
+/// Carrying the current span into other tasks and threads (see "Async and spawn" in the crate
+/// docs).
+pub mod context {
+    pub use opik_core::{
+        current_context, spawn, spawn_blocking, FutureExt, OpikContext, WithContext,
+    };
+}
+
+/// One trace across services: the headers a caller sends, and continuing its trace here.
+pub mod distributed {
+    pub use opik_core::{
+        distributed_headers, http, run_with_distributed_headers, with_distributed_headers,
+        ContinueTrace, DistributedHeaders, HeaderSource, PARENT_SPAN_ID_HEADER, TRACEPARENT_HEADER,
+        TRACE_ID_HEADER,
+    };
+}
+
+/// Delivery: the [`Client`](export::Client) handle of an export pipeline, its counters, and
+/// the transports batches go to (Opik's REST API, the local view, your own).
+pub mod export {
+    pub use opik_core::{
+        default_path, format_duration, render_trace, Client, ClientError, DropReason, EncodedBatch,
+        FlushReport, LocalTransport, RecordKind, SendFuture, SendOutcome, Stats, Transport,
+    };
+}
+
 pub mod integrations;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-// The context API, usage and feedback scores (issue "Everything Opik can hold").
-pub use opik_core::feedback::{
-    log_span_feedback_scores, log_thread_feedback_scores, log_trace_feedback_scores, Score,
-    ScoreError,
-};
-pub use opik_core::record::ErrorInfo;
-pub use opik_core::update::{
-    current_span_data, current_trace_data, update_current_span, update_current_trace, ScoreOptions,
-    SpanData, SpanUpdate, TraceData, TraceUpdate,
-};
-pub use opik_core::usage::Usage;
-// Across tasks, threads and processes; the explicit client.
-pub use opik_core::distributed::{
-    distributed_headers, run_with_distributed_headers, with_distributed_headers,
-    DistributedHeaders, HeaderSource,
-};
-pub use opik_core::explicit::{Opik, SpanHandle, TraceHandle};
-/// The `http` crate of [`DistributedHeaders::to_header_map`] (version 1).
-pub use opik_core::http;
-pub use opik_core::propagation::{
-    current_context, spawn, spawn_blocking, FutureExt, OpikContext, WithContext,
-};
-
 /// What `#[track]` expands to calls. Not a public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use opik_core::distributed::{continue_remote, DistributedHeaders};
-    pub use opik_core::propagation::OpikContext;
-    pub use opik_core::record::SpanType;
-    pub use opik_core::recorder::capture::{
-        ErrProbe, ErrViaDebug, ErrViaDisplay, ErrViaError, ErrViaTypeName, JsonBuf, OutputCapture,
-        Probe, ViaDebug, ViaSerialize, ViaTypeName,
-    };
-    pub use opik_core::recorder::tags::{check_tag, check_tag_at};
-    pub use opik_core::recorder::{
-        call_once, flush_current, flush_current_async, run_sync, Call, CallStart, SpanMeta, Tracked,
-    };
+    pub use opik_core::__private::*;
+    pub use opik_core::{DistributedHeaders, OpikContext, SpanType};
     pub use serde_json;
     pub use std::sync::atomic::AtomicBool;
 }

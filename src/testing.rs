@@ -36,11 +36,10 @@
 //! Only traces *started* inside the recorder are captured: work moved to another thread or a
 //! `tokio::spawn`ed task starts its own trace elsewhere unless it carries the context along.
 
-use opik_core::client::Client;
-use opik_core::export::local::render_trace;
-use opik_core::export::transport::{EncodedBatch, SendFuture, SendOutcome, Transport};
-use opik_core::export::ExportSettings;
-use opik_core::record::RecordKind;
+use crate::config::ConfigBuilder;
+use crate::export::{
+    render_trace, Client, EncodedBatch, RecordKind, SendFuture, SendOutcome, Transport,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
@@ -137,9 +136,16 @@ impl Recorder {
         let transport = MemoryTransport {
             sink: Arc::clone(&sink),
         };
-        let client =
-            Client::with_transport(PROJECT_NAME, ExportSettings::default(), Box::new(transport))
-                .unwrap_or_else(|e| panic!("opik::testing could not start its exporter: {e}"));
+        // A local configuration read from nothing: no environment, no file, no server.
+        let config = ConfigBuilder::with_env_map(Vec::<(String, String)>::new())
+            .local(true)
+            .project_name(PROJECT_NAME)
+            .resolve()
+            .ok()
+            .and_then(|r| r.into_config())
+            .unwrap_or_else(|| unreachable!("a local configuration with defaults resolves"));
+        let client = Client::with_transport(&config, Box::new(transport))
+            .unwrap_or_else(|e| panic!("opik::testing could not start its exporter: {e}"));
         Recorder { client, sink }
     }
 

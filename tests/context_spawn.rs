@@ -23,10 +23,10 @@ fn sync_leaf(n: u32) -> u32 {
 async fn fan_out() -> u32 {
     let a = opik::spawn(leaf(1));
     let b = tokio::spawn(leaf(2).in_current_trace());
-    let ctx = opik::current_context();
+    let ctx = opik::context::current_context();
     let c = tokio::task::spawn_blocking(move || ctx.run(|| sync_leaf(3)));
-    let d = opik::spawn_blocking(|| sync_leaf(4));
-    let ctx = opik::current_context();
+    let d = opik::context::spawn_blocking(|| sync_leaf(4));
+    let ctx = opik::context::current_context();
     let e = std::thread::spawn(move || ctx.run(|| sync_leaf(5)));
     // Without a helper: new traces.
     let f = tokio::spawn(leaf(6));
@@ -75,7 +75,7 @@ async fn helpers_keep_the_trace_and_plain_spawn_starts_a_new_one() {
 
 #[test]
 fn an_empty_context_changes_nothing() {
-    let ctx = opik::current_context();
+    let ctx = opik::context::current_context();
     assert!(ctx.is_empty());
     assert_eq!(ctx.run(|| 1), 1);
 }
@@ -99,11 +99,11 @@ async fn spawn_outside_a_span_carries_the_scoped_client() {
 #[test]
 fn handles_and_contexts_cross_threads() {
     fn send_sync_clone<T: Send + Sync + Clone + 'static>() {}
-    send_sync_clone::<opik::OpikContext>();
+    send_sync_clone::<opik::context::OpikContext>();
     send_sync_clone::<opik::TraceHandle>();
     send_sync_clone::<opik::SpanHandle>();
     send_sync_clone::<opik::Opik>();
-    send_sync_clone::<opik::DistributedHeaders>();
+    send_sync_clone::<opik::distributed::DistributedHeaders>();
     fn send<T: Send>(_: &T) {}
     send(&leaf(1).in_current_trace());
 }

@@ -10,8 +10,8 @@ mod common;
 
 use common::{TEST_KEY, TEST_PROJECT, TEST_WORKSPACE};
 use fake_opik::{Entity, FakeOpik, Reply};
-use opik::{Client, ConfigBuilder, DropReason, Stats};
-use opik_core::export::ExportSettings;
+use opik::config::ConfigBuilder;
+use opik::export::{Client, DropReason, Stats};
 use serde_json::Value;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -93,27 +93,24 @@ fn config_url(url: &str) -> ConfigBuilder {
 }
 
 /// Short backoffs so that a suite of failure scenarios runs in seconds.
-fn fast(settings: ExportSettings) -> ExportSettings {
-    ExportSettings {
-        backoff_base: Duration::from_millis(20),
-        backoff_max: Duration::from_millis(200),
-        max_retries: 50,
-        retry_deadline: Duration::from_secs(20),
-        ..settings
-    }
+fn fast(builder: ConfigBuilder) -> ConfigBuilder {
+    builder
+        .backoff_base(Duration::from_millis(20))
+        .backoff_max(Duration::from_millis(200))
+        .max_retries(50)
+        .retry_deadline(Duration::from_secs(20))
 }
 
 fn client_with(
     builder: ConfigBuilder,
-    tweak: impl FnOnce(ExportSettings) -> ExportSettings,
+    tweak: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
 ) -> Client {
-    let config = builder
+    let config = tweak(fast(builder))
         .resolve()
         .expect("valid test config")
         .into_config()
         .expect("test config is enabled");
-    let settings = tweak(fast(ExportSettings::from(&config)));
-    Client::with_settings(&config, settings).expect("client starts")
+    Client::new(&config).expect("client starts")
 }
 
 fn client_for(server: &FakeOpik) -> Client {
@@ -229,9 +226,8 @@ fn c01_503_for_a_while_then_every_span_arrives_exactly_once() {
 fn c01b_5xx_past_the_retry_deadline_ends_as_http_5xx_exhausted() {
     let server = FakeOpik::start();
     server.fail_for("/batch", Duration::from_secs(600), 502);
-    let client = client_with(config_url(&server.base_url()), |s| ExportSettings {
-        retry_deadline: Duration::from_millis(400),
-        ..s
+    let client = client_with(config_url(&server.base_url()), |b| {
+        b.retry_deadline(Duration::from_millis(400))
     });
     client.sync_scope(|| root(2));
     let t = Instant::now();
@@ -285,10 +281,7 @@ fn c02_connection_refused_until_the_server_starts_then_all_delivered() {
 #[test]
 fn c02b_connection_refused_for_good_ends_as_network() {
     let reserved = FakeOpik::reserve(); // bound, never listening: connections are refused
-    let client = client_with(config_url(&reserved.base_url()), |s| ExportSettings {
-        max_retries: 2,
-        ..s
-    });
+    let client = client_with(config_url(&reserved.base_url()), |b| b.max_retries(2));
     client.sync_scope(|| root(1));
     let report = client.flush(Duration::from_secs(10));
     assert!(report.completed);
@@ -390,10 +383,7 @@ fn c03e_429_forever_ends_as_rate_limited_exhausted() {
         Duration::from_secs(600),
         Reply::status(429).header("Retry-After", "0.05"),
     );
-    let client = client_with(config_url(&server.base_url()), |s| ExportSettings {
-        max_retries: 3,
-        ..s
-    });
+    let client = client_with(config_url(&server.base_url()), |b| b.max_retries(3));
     client.sync_scope(|| root(1));
     let t = Instant::now();
     let report = client.flush(Duration::from_secs(10));
@@ -422,9 +412,8 @@ fn c03f_a_huge_server_wait_is_capped_and_a_flush_meanwhile_returns_by_its_deadli
         "/traces/batch",
         [Reply::status(429).header("Retry-After", "3600")],
     );
-    let client = client_with(config_url(&server.base_url()), |s| ExportSettings {
-        rate_limit_max_wait: Duration::from_millis(800),
-        ..s
+    let client = client_with(config_url(&server.base_url()), |b| {
+        b.rate_limit_max_wait(Duration::from_millis(800))
     });
     client.sync_scope(|| root(1));
     let t = Instant::now();
@@ -469,9 +458,8 @@ fn c03g_409_counts_as_delivered() {
 fn c04_never_answering_server_flush_returns_by_its_deadline_and_shutdown_counts_the_loss() {
     let server = FakeOpik::start();
     server.fail_for_with("/batch", Duration::from_secs(600), Reply::never());
-    let client = client_with(config_url(&server.base_url()), |s| ExportSettings {
-        shutdown_timeout: Duration::from_millis(300),
-        ..s
+    let client = client_with(config_url(&server.base_url()), |b| {
+        b.shutdown_timeout(Duration::from_millis(300))
     });
     client.sync_scope(|| {
         for _ in 0..10 {
@@ -783,9 +771,8 @@ fn c06b_a_single_record_too_large_is_truncated_and_delivered() {
 #[test]
 fn c06c_a_record_above_max_record_bytes_is_truncated_before_sending() {
     let server = FakeOpik::start();
-    let client = client_with(config_url(&server.base_url()), |s| ExportSettings {
-        max_record_bytes: 100_000,
-        ..s
+    let client = client_with(config_url(&server.base_url()), |b| {
+        b.max_record_bytes(100_000)
     });
     client.sync_scope(|| big("y".repeat(200_000)));
     let report = client.flush(Duration::from_secs(10));
@@ -1177,16 +1164,10 @@ fn c11_the_api_key_is_in_no_log_error_or_debug_output() {
         "/spans/batch",
         [Reply::status(500), Reply::close(), Reply::never()],
     );
-    let client = client_with(config_url(&server.base_url()), |s| ExportSettings {
-        max_retries: 3,
-        ..s
-    });
+    let client = client_with(config_url(&server.base_url()), |b| b.max_retries(3));
     client.sync_scope(|| root(2));
     let report = client.flush(Duration::from_secs(5));
-    let refused = client_with(config_url("http://127.0.0.1:9/api"), |s| ExportSettings {
-        max_retries: 1,
-        ..s
-    });
+    let refused = client_with(config_url("http://127.0.0.1:9/api"), |b| b.max_retries(1));
     refused.sync_scope(|| root(1));
     let refused_report = refused.flush(Duration::from_secs(5));
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::{client_for, span};
 use fake_opik::FakeOpik;
-use opik::http;
+use opik::distributed::http;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -30,7 +30,7 @@ async fn remote_child() -> u32 {
     let here = opik::current_span_data().expect("a span of ours");
     assert_eq!(
         Some(here.trace_id),
-        opik::distributed_headers().map(|h| h.trace_id)
+        opik::distributed::distributed_headers().map(|h| h.trace_id)
     );
     10
 }
@@ -48,8 +48,10 @@ fn serve(server: &FakeOpik, headers: http::HeaderMap) -> u32 {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .unwrap();
-            let out = rt
-                .block_on(base.scope(opik::with_distributed_headers(&headers, remote_handler(1))));
+            let out = rt.block_on(base.scope(opik::distributed::with_distributed_headers(
+                &headers,
+                remote_handler(1),
+            )));
             assert!(base.flush(Duration::from_secs(5)).completed);
             out
         })
@@ -60,7 +62,7 @@ fn serve(server: &FakeOpik, headers: http::HeaderMap) -> u32 {
 
 #[opik::track]
 async fn client_request(server_ref: &FakeOpik, mode: &str) -> u32 {
-    let h = opik::distributed_headers().expect("inside a span");
+    let h = opik::distributed::distributed_headers().expect("inside a span");
     let headers = match mode {
         "opik" => h.to_header_map(),
         "traceparent" => {
@@ -122,8 +124,8 @@ fn traceparent_alone_joins_the_trace_at_the_top_level() {
 }
 
 #[opik::track]
-fn outgoing() -> opik::DistributedHeaders {
-    opik::distributed_headers().unwrap()
+fn outgoing() -> opik::distributed::DistributedHeaders {
+    opik::distributed::distributed_headers().unwrap()
 }
 
 #[test]
@@ -144,7 +146,7 @@ fn headers_out_in_python_and_w3c_form() {
     assert_eq!(hm["traceparent"], tp.as_str());
     assert_eq!(hm["opik_trace_id"], map["opik_trace_id"].as_str());
     // Outside a span there are none.
-    assert!(opik::distributed_headers().is_none());
+    assert!(opik::distributed::distributed_headers().is_none());
 }
 
 #[test]
@@ -154,8 +156,9 @@ fn a_python_style_map_continues_the_trace_in_sync_code() {
     let h = client.sync_scope(outgoing);
     // As the Python SDK's get_distributed_trace_headers() dict arrives in a message.
     let received: BTreeMap<String, String> = h.to_map();
-    let out =
-        client.sync_scope(|| opik::run_with_distributed_headers(&received, || sync_remote(4)));
+    let out = client.sync_scope(|| {
+        opik::distributed::run_with_distributed_headers(&received, || sync_remote(4))
+    });
     assert_eq!(out, 8);
     assert!(client.flush(Duration::from_secs(5)).completed);
     server.assert_valid();
@@ -186,8 +189,9 @@ fn foreign_or_malformed_headers_start_a_new_valid_trace() {
         &[("opik_trace_id", "9b2f3c1e-8a4d-4f5e-9c3b-2a1d0e9f8b7c")],
     ];
     for headers in cases {
-        let out =
-            client.sync_scope(|| opik::run_with_distributed_headers(headers, || sync_remote(1)));
+        let out = client.sync_scope(|| {
+            opik::distributed::run_with_distributed_headers(headers, || sync_remote(1))
+        });
         assert_eq!(out, 2);
     }
     assert!(client.flush(Duration::from_secs(5)).completed);

@@ -219,7 +219,7 @@ async fn a_session_held_open_is_sent_early_and_completed_at_its_end() {
         .expect("valid test config")
         .into_config()
         .expect("enabled");
-    let client = opik::Client::new(&config).expect("client starts");
+    let client = opik::export::Client::new(&config).expect("client starts");
     let opik = Opik::new(client.clone());
 
     let session = opik.trace("live-session");

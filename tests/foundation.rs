@@ -6,7 +6,7 @@ mod common;
 
 use common::{client_for, span, TEST_KEY, TEST_PROJECT, TEST_WORKSPACE};
 use fake_opik::{Entity, FakeOpik};
-use opik::ConfigBuilder;
+use opik::config::ConfigBuilder;
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -15,9 +15,8 @@ mod scenario;
 
 use fake_opik::FakeOpik;
 use llm::{Llm, Speed};
-use opik::Client;
-use opik_core::export::local::LocalTransport;
-use opik_core::export::ExportSettings;
+use opik::config::ConfigBuilder;
+use opik::export::{Client, LocalTransport};
 use scenario::Scenario;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -119,8 +118,14 @@ async fn the_scenario_records_the_design_and_local_lines_match_http() {
     let transport = LocalTransport::open(&path)
         .unwrap()
         .with_output(screen.clone());
-    let local = Client::with_transport("fretcoach", ExportSettings::default(), Box::new(transport))
+    let config = ConfigBuilder::with_env_map(Vec::<(String, String)>::new())
+        .local(true)
+        .project_name("fretcoach")
+        .resolve()
+        .unwrap()
+        .into_config()
         .unwrap();
+    let local = Client::with_transport(&config, Box::new(transport)).unwrap();
     local.scope(scenario::run(&test_scenario())).await;
     assert!(local.flush_async(Duration::from_secs(5)).await.completed);
     drop(local);

@@ -5,11 +5,8 @@
 mod common;
 
 use fake_opik::FakeOpik;
-use opik::Client;
-use opik_core::export::local::LocalTransport;
-use opik_core::export::transport::{EncodedBatch, Transport};
-use opik_core::export::ExportSettings;
-use opik_core::record::RecordKind;
+use opik::config::ConfigBuilder;
+use opik::export::{Client, EncodedBatch, LocalTransport, RecordKind, Transport};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::PathBuf;
@@ -56,11 +53,15 @@ fn local_client(path: &PathBuf, screen: &Screen) -> Client {
     let transport = LocalTransport::open(path)
         .expect("temp file opens")
         .with_output(screen.clone());
-    let settings = ExportSettings {
-        flush_interval: Duration::from_millis(20),
-        ..ExportSettings::default()
-    };
-    Client::with_transport("local-test", settings, Box::new(transport)).expect("client starts")
+    let config = ConfigBuilder::with_env_map(Vec::<(String, String)>::new())
+        .local(true)
+        .project_name("local-test")
+        .flush_interval(Duration::from_millis(20))
+        .resolve()
+        .expect("valid")
+        .into_config()
+        .expect("local");
+    Client::with_transport(&config, Box::new(transport)).expect("client starts")
 }
 
 #[opik::track(name = "practice-session", tags = ["fretcoach"])]
@@ -309,7 +310,7 @@ fn traces_wait_for_their_spans_and_late_spans_show_at_shutdown() {
 #[test]
 fn init_with_local_installs_the_local_view() {
     let path = temp_file("init");
-    let guard = opik::init_or_local(opik::ConfigBuilder::with_env_map([(
+    let guard = opik::init_or_local(opik::config::ConfigBuilder::with_env_map([(
         "OPIK_LOCAL_FILE",
         path.to_string_lossy().into_owned(),
     )]))

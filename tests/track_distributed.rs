@@ -5,7 +5,7 @@ mod common;
 
 use common::{client_for, span};
 use fake_opik::FakeOpik;
-use opik::http::HeaderMap;
+use opik::distributed::http::HeaderMap;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ fn handle_sync(headers: HashMap<String, String>, bpm: u32) -> u32 {
 
 #[opik::track(name = "caller")]
 async fn caller() -> (HeaderMap, HashMap<String, String>) {
-    let headers = opik::distributed_headers().expect("inside a tracked call");
+    let headers = opik::distributed::distributed_headers().expect("inside a tracked call");
     (
         headers.to_header_map(),
         headers.to_map().into_iter().collect(),

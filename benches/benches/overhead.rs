@@ -267,10 +267,10 @@ fn queued(c: &mut Criterion) {
 /// The parts of a tracked call's cost that are not the recorder's own code: one clock read per
 /// edge and one id per span (two for a root).
 fn parts(c: &mut Criterion) {
-    use opik_core::{clock::Timestamp, id::new_id};
+    use opik::__private::bench::{anchor, new_id, Timestamp};
     let mut g = c.benchmark_group("parts");
     // The fast clock is calibrated by an exporter when it starts; make sure it is here too.
-    opik_core::clock::anchor();
+    anchor();
     g.bench_function("Timestamp::now", |b| b.iter(Timestamp::now));
     g.bench_function("SystemTime::now", |b| b.iter(std::time::SystemTime::now));
     g.bench_function("Instant::now", |b| b.iter(std::time::Instant::now));

@@ -7,7 +7,8 @@
 //! call in every form and the forms differ only by their instrumentation.
 
 use fake_opik::FakeOpik;
-use opik::{Client, ConfigBuilder};
+use opik::config::ConfigBuilder;
+use opik::export::Client;
 use serde::Serialize;
 use std::future::Future;
 use std::hint::black_box;

@@ -34,8 +34,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Sends to Opik when OPIK_URL_OVERRIDE / OPIK_API_KEY (or ~/.opik.config) say where;
     // otherwise shows the traces here (the local view), as OPIK_LOCAL=1 would.
-    let guard = opik::init_or_local(opik::ConfigBuilder::new())?;
-    if let Ok(opik::Resolved::Enabled(config)) = opik::ConfigBuilder::new().resolve() {
+    let guard = opik::init_or_local(opik::config::ConfigBuilder::new())?;
+    if let Ok(opik::config::Resolved::Enabled(config)) =
+        opik::config::ConfigBuilder::new().resolve()
+    {
         eprintln!(
             "opik: sending traces to {} (project {:?})",
             config.base_url(),

@@ -1,26 +1,94 @@
-//! Runtime of the `opik` crate: configuration, records, task-local context, the recorder that
-//! `#[track]` drives, and the exporter. Users depend on `opik`; generated code reaches this
-//! crate only through `::opik::__private`.
+//! Runtime of the `opik` crate. Users depend on `opik`, which re-exports what is public here in
+//! its own modules; generated code reaches this crate only through `::opik::__private`.
+//!
+//! The modules are layers, and imports point down only (`layers.py` checks it):
+//!
+//! | layer | modules | owns |
+//! |---|---|---|
+//! | top | `sdk` | `init()`, its guard, the global `flush`/`stats` |
+//! | entry points | `api`, `recorder` | the current-span API, feedback, the explicit client; what `#[track]` calls |
+//! | context | `context`, `propagation` | which span and client are current; carrying them across tasks and processes |
+//! | running | `span`, `export` | live span state; the exporter thread, its batches, retries and transports |
+//! | boundary | `pipe` | the queue, the client handle, the counters, the watch trait |
+//! | bottom | `model`, `config` | value types, records and their wire form; settings |
+//!
+//! `span` and `export` sit side by side and never import each other: the exporter sees
+//! records, and running spans only through `pipe::Watched`.
 
-pub mod client;
-pub mod clock;
-pub mod config;
-pub mod context;
-pub mod distributed;
-pub mod explicit;
-pub mod export;
-pub mod feedback;
-pub mod id;
-pub mod propagation;
-pub mod record;
-pub mod recorder;
-pub mod sdk;
-pub mod stats;
-pub mod update;
-pub mod usage;
+mod api;
+mod config;
+mod context;
+mod export;
+mod model;
+mod pipe;
+mod propagation;
+mod recorder;
+mod sdk;
+mod span;
 
-pub use client::{Client, ClientError};
-pub use export::FlushReport;
-/// The `http` crate whose `HeaderMap` distributed headers use.
+pub use api::{
+    current_span_data, current_trace_data, log_span_feedback_scores, log_thread_feedback_scores,
+    log_trace_feedback_scores, update_current_span, update_current_trace, Opik, SpanData,
+    SpanHandle, TraceData, TraceHandle,
+};
+pub use config::{
+    ApiKey, Config, ConfigBuilder, ConfigError, DisabledReason, ErrorKind, Origin, Resolved,
+    CLOUD_URL, DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE, MAX_BATCH_ITEMS, MAX_MAX_RETRIES,
+    MAX_QUEUE_CAPACITY, MIN_BATCH_MAX_BYTES,
+};
+pub use context::{current_context, spawn, spawn_blocking, FutureExt, OpikContext, WithContext};
+pub use export::{
+    default_path, format_duration, render_trace, ClientError, EncodedBatch, LocalTransport,
+    SendFuture, SendOutcome, Transport,
+};
+/// The `http` crate whose `HeaderMap` distributed headers use (version 1).
 pub use http;
-pub use stats::{DropReason, Stats};
+pub use model::{
+    ErrorInfo, RecordKind, Score, ScoreError, ScoreOptions, SpanType, SpanUpdate, TraceUpdate,
+    Usage, MAX_SCORE_MAGNITUDE, MAX_TAGS, MAX_TAG_CHARS,
+};
+pub use pipe::{Client, DropReason, FlushReport, Stats};
+pub use propagation::{
+    distributed_headers, run_with_distributed_headers, with_distributed_headers, ContinueTrace,
+    DistributedHeaders, HeaderSource, PARENT_SPAN_ID_HEADER, TRACEPARENT_HEADER, TRACE_ID_HEADER,
+};
+pub use sdk::{flush, flush_async, init, init_or_local, init_with, stats, InitError, OpikGuard};
+
+/// What `#[track]` and the `opik` facade's integrations call. Not a public API: it may change
+/// in any release, which is why the three crates pin each other's exact version.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::context::recording;
+    pub use crate::model::{check_tag, check_tag_at};
+    pub use crate::propagation::continue_remote;
+    pub use crate::recorder::capture::{
+        ErrProbe, ErrViaDebug, ErrViaDisplay, ErrViaError, ErrViaTypeName, JsonBuf, OutputCapture,
+        Probe, ViaDebug, ViaSerialize, ViaTypeName,
+    };
+    pub use crate::recorder::{
+        call_once, flush_current, flush_current_async, run_sync, Call, CallStart, SpanMeta, Tracked,
+    };
+
+    /// Whether a span is current (a tracked call, an explicit span or trace made current, or
+    /// a remote parent), for integrations that nest under it.
+    pub fn has_current_span() -> bool {
+        crate::context::with_current_span(|_| ()).is_some()
+    }
+
+    /// For the benches: the span clock, ids, and the sizes of what the hot path moves.
+    pub mod bench {
+        pub use crate::model::{anchor, new_id, Timestamp};
+
+        /// `(type, bytes)` of the records and span state a tracked call makes.
+        pub fn sizes() -> [(&'static str, usize); 5] {
+            use std::mem::size_of;
+            [
+                ("Record", size_of::<crate::model::Record>()),
+                ("SpanRecord", size_of::<crate::model::SpanRecord>()),
+                ("TraceRecord", size_of::<crate::model::TraceRecord>()),
+                ("Call", size_of::<crate::recorder::Call>()),
+                ("ActiveSpan", size_of::<crate::span::ActiveSpan>()),
+            ]
+        }
+    }
+}

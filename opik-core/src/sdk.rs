@@ -2,12 +2,20 @@
 //!
 //! Like `sentry::init`, the SDK is a no-op until configured, `init()` returns a guard that
 //! flushes with a deadline when dropped, and all sending happens on the SDK's own thread.
+//!
+//! A second `init()` replaces the first: the last one wins (the first client delivers what it
+//! holds and shuts down), and each guard owns its client. Dropping a guard shuts its own client
+//! down and uninstalls it only if it is still the installed one, so an older guard dropped
+//! later never turns off the SDK that a newer `init()` installed. (An error on the second call,
+//! as `tracing`'s `set_global_default` does, would break programs and tests that configure
+//! the SDK again on purpose.)
+//!
+//! Owns: the top of the stack. May import every layer.
 
-use crate::client::{Client, ClientError};
-use crate::config::{ConfigBuilder, ConfigError, Resolved};
+use crate::config::{ConfigBuilder, ConfigError, DisabledReason, Resolved};
 use crate::context;
-use crate::export::FlushReport;
-use crate::stats::Stats;
+use crate::export::{local_client, ClientError};
+use crate::pipe::{Client, FlushReport, Stats};
 use std::fmt;
 use std::time::Duration;
 
@@ -64,9 +72,10 @@ impl OpikGuard {
         self.client.as_ref()
     }
 
-    /// Whether traces are being recorded.
+    /// Whether traces are being recorded through this guard's client: `false` when the SDK
+    /// is off, and once a later `init()` replaced it.
     pub fn is_enabled(&self) -> bool {
-        self.client.is_some()
+        self.client.as_ref().is_some_and(Client::is_accepting)
     }
 }
 
@@ -81,11 +90,15 @@ impl fmt::Debug for OpikGuard {
 impl Drop for OpikGuard {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
+            // Uninstalled first, so that no new trace starts on a client being shut down.
+            context::uninstall_global(&client);
+            if !client.is_accepting() {
+                return; // replaced by a later `init()`, which shut it down then
+            }
             let report = client.shutdown(client.shutdown_timeout());
             if !report.completed || report.stats.dropped_total() > 0 {
                 tracing::warn!(target: "opik", "opik shut down: {}", report.stats);
             }
-            context::set_global_client(None);
         }
     }
 }
@@ -105,13 +118,13 @@ pub fn init_with(builder: ConfigBuilder) -> Result<OpikGuard, InitError> {
     }
     let client = match builder.resolve()? {
         Resolved::Enabled(config) => Client::new(&config)?,
-        Resolved::Local(config) => crate::export::local::local_client(&config)?,
+        Resolved::Local(config) => local_client(&config)?,
         Resolved::Disabled(reason) => {
             tracing::info!(target: "opik", "{reason}");
             return Ok(OpikGuard { client: None });
         }
     };
-    if let Some(previous) = context::set_global_client(Some(client.clone())) {
+    if let Some(previous) = context::install_global(client.clone()) {
         // A second init replaces the first; deliver what the first one holds.
         previous.shutdown(previous.shutdown_timeout());
     }
@@ -146,4 +159,16 @@ pub async fn flush_async(timeout: Duration) -> FlushReport {
 /// The delivery counters of the installed client (zeros when the SDK is off).
 pub fn stats() -> Stats {
     context::global_client().map_or_else(Stats::default, |c| c.stats())
+}
+
+/// Like [`init_with`], but when nothing is configured (no URL, no API key, tracking not
+/// disabled) it installs the local view instead of staying off: for examples, demos and
+/// command-line tools that should show their traces out of the box, and still send them to Opik
+/// as soon as `OPIK_URL_OVERRIDE` / `OPIK_API_KEY` are set. Libraries and services should call
+/// [`init`], which stays silent.
+pub fn init_or_local(builder: ConfigBuilder) -> Result<OpikGuard, InitError> {
+    match builder.resolve()? {
+        Resolved::Disabled(DisabledReason::NothingConfigured) => init_with(builder.local(true)),
+        _ => init_with(builder),
+    }
 }

@@ -16,6 +16,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
 use syn::{
     AttrStyle, Attribute, FnArg, GenericArgument, Item, ItemFn, PathArguments, ReturnType,
     Signature, Type, TypeParamBound, Visibility,
@@ -137,7 +138,9 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
     let meta = span_meta(args, &sig);
     let checks = tag_checks(args);
     let describe = describe_call(args, &sig);
-    let stmts = &block.stmts;
+    // The user's block is kept whole, in its own braces: items and `use`s in it (a `use` of a
+    // name of the return type, say) stay scoped to it and cannot change what the generated
+    // code around it means.
     // A function that never returns has nothing to flush after (and `!` cannot be bound).
     let never = matches!(&sig.output, ReturnType::Type(_, t) if matches!(**t, Type::Never(_)));
     let flush_sync =
@@ -150,14 +153,14 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
         (true, _) => {
             let output = ReturnKind::of(&sig.output);
             let capture_output = output.capture(args.capture_output());
-            let fake_return = output.fake_return_edge();
+            let fake_return = fake_return_edge(&sig.output);
             let run = quote! {
                 let __opik_call = ::opik::__private::Call::start(&__OPIK_META, #describe);
                 let __opik_ret = ::opik::__private::Tracked::new(
                     __opik_call,
                     async move {
                         #fake_return
-                        #(#stmts)*
+                        #block
                     },
                     #capture_output,
                 ).await;
@@ -182,7 +185,7 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
             };
             let output = ReturnKind::of_type(out_ty);
             let capture_output = output.capture(args.capture_output());
-            let fake_return = ReturnKind::of(&sig.output).fake_return_edge();
+            let fake_return = fake_return_edge(&sig.output);
             let wrapped = quote! {
                 async move {
                     let __opik_call = ::opik::__private::Call::start_with(&__OPIK_META, __opik_pre);
@@ -217,7 +220,7 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
                 let __opik_pre = ::opik::__private::CallStart::capture(#describe);
                 let __opik_fut = ::opik::__private::call_once(move || {
                     #fake_return
-                    #(#stmts)*
+                    #block
                 });
                 let __opik_output = #capture_output;
                 #wrapped
@@ -226,13 +229,13 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
         (false, None) => {
             let output = ReturnKind::of(&sig.output);
             let capture_output = output.capture(args.capture_output());
-            let fake_return = output.fake_return_edge();
+            let fake_return = fake_return_edge(&sig.output);
             let call = quote! {
                 ::opik::__private::run_sync(
                     __opik_call,
                     move || {
                         #fake_return
-                        #(#stmts)*
+                        #block
                     },
                     #capture_output,
                 )
@@ -307,15 +310,13 @@ fn span_meta(args: &TrackArgs, sig: &Signature) -> TokenStream {
     }
 }
 
-/// Const checks of the tags whose values the macro cannot see (constants from `opik::tags!`):
-/// one per such tag, spanned at it, so that a failing check points at the offending tag.
+/// Const checks of the tags: one per tag, spanned at it, evaluating the runtime's one set of
+/// tag rules (`::opik::__private::check_tag_at`), so that a bad tag, a repeated one or one too
+/// many is a compile error pointing at that tag.
 fn tag_checks(args: &TrackArgs) -> TokenStream {
     let Some(tags) = &args.tags else {
         return TokenStream::new();
     };
-    if !tags.iter().any(|t| matches!(t, TagArg::Path(_))) {
-        return TokenStream::new();
-    }
     let all: Vec<TokenStream> = tags
         .iter()
         .map(|t| match t {
@@ -324,16 +325,10 @@ fn tag_checks(args: &TrackArgs) -> TokenStream {
         })
         .collect();
     let mut checks = TokenStream::new();
-    let mut seen_path = false;
     for (i, tag) in tags.iter().enumerate() {
-        // A literal is checked by the macro, unless a constant before it may equal it.
         let span = match tag {
-            TagArg::Path(p) => {
-                seen_path = true;
-                p.span()
-            }
-            TagArg::Lit(l) if seen_path => l.span(),
-            TagArg::Lit(_) => continue,
+            TagArg::Path(p) => p.span(),
+            TagArg::Lit(l) => l.span(),
         };
         checks.extend(quote_spanned! {span=>
             ::opik::__private::check_tag_at(&[#(#all),*], #i);
@@ -519,26 +514,6 @@ impl ReturnKind {
         }
     }
 
-    /// `if false { return <a value of the declared type>; }`: gives the body block its type
-    /// before the body is checked, so type errors point at the user's own lines (the trick
-    /// `tracing`'s `#[instrument]` uses).
-    fn fake_return_edge(&self) -> TokenStream {
-        let ty = match self {
-            ReturnKind::Unit => quote!(()),
-            ReturnKind::Result(t) | ReturnKind::Option(t) | ReturnKind::Other(t) => {
-                t.to_token_stream()
-            }
-            ReturnKind::Opaque => return TokenStream::new(),
-        };
-        quote! {
-            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
-            if false {
-                let __opik_fake_return: #ty = loop {};
-                return __opik_fake_return;
-            }
-        }
-    }
-
     /// The closure that records what the call returned.
     fn capture(&self, values: bool) -> TokenStream {
         let uses = quote! {
@@ -591,6 +566,58 @@ impl ReturnKind {
                 }
             }
         }
+    }
+}
+
+/// `if false { return <a value of the declared type>; }`: gives the body block its type
+/// before the body is checked, so type errors point at the user's own lines (the trick
+/// `tracing`'s `#[instrument]` uses). Spanned at the return type, so that an error the edge
+/// itself causes points at `-> T`, not at the attribute. `impl Trait` cannot be named in the
+/// generated code, so it is erased to `_` (`Result<impl Display, E>` gives `Result<_, E>`:
+/// still an edge for the rest of the type); `!` has nothing to return.
+fn fake_return_edge(output: &ReturnType) -> TokenStream {
+    let ty = match output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => return TokenStream::new(),
+        ReturnType::Type(_, ty) => {
+            let mut ty = (**ty).clone();
+            ImplEraser.visit_type_mut(&mut ty);
+            if matches!(ty, Type::Infer(_)) {
+                return TokenStream::new(); // a bare `impl Trait`: nothing left to say
+            }
+            ty.to_token_stream()
+        }
+    };
+    let span = match output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => Span::call_site(),
+    };
+    quote_spanned! {span=>
+        #[allow(
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::needless_return
+        )]
+        if false {
+            let __opik_fake_return: #ty = loop {};
+            return __opik_fake_return;
+        }
+    }
+}
+
+/// Replaces every `impl Trait` in a type by `_`.
+struct ImplEraser;
+
+impl VisitMut for ImplEraser {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(t) = ty {
+            *ty = Type::Infer(syn::TypeInfer {
+                underscore_token: syn::Token![_](t.span()),
+            });
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
     }
 }
 

@@ -1,9 +1,8 @@
 //! `opik::tags! { pub LIVE_COACH = "live-coach"; }`: tag constants declared once, so that a
 //! typo in `#[track(tags = [LIVE_COACH])]` is an unresolved name instead of a new tag in the
-//! dashboard. A literal value is checked here, with an error at the literal; any other constant
-//! expression is checked by const evaluation with the same rules.
+//! dashboard. Each value is checked by const evaluation of the runtime's one set of tag rules
+//! (`::opik::__private::check_tag`), so that a bad value is a compile error at the value.
 
-use crate::valid::{check_tag_literal, Errors};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
@@ -51,7 +50,6 @@ impl Parse for TagDecls {
 
 impl TagDecls {
     pub fn expand(&self) -> TokenStream {
-        let mut errors = Errors::default();
         let mut out = TokenStream::new();
         for decl in &self.0 {
             let TagDecl {
@@ -60,28 +58,12 @@ impl TagDecls {
                 name,
                 value,
             } = decl;
-            let value = match value {
-                Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(lit),
-                    ..
-                }) => {
-                    errors.push(check_tag_literal(lit));
-                    quote!(#lit)
-                }
-                // Not a literal: the same rules, by const evaluation, pointing at the value.
-                other => quote_spanned! {other.span()=> ::opik::__private::check_tag(#other) },
-            };
+            let value = quote_spanned! {value.span()=> ::opik::__private::check_tag(#value) };
             out.extend(quote! {
                 #(#attrs)*
                 #vis const #name: &'static str = #value;
             });
         }
-        match errors.finish() {
-            Ok(()) => out,
-            Err(e) => {
-                let e = e.to_compile_error();
-                quote! { #e #out }
-            }
-        }
+        out
     }
 }

@@ -1,27 +1,22 @@
 //! The rules Opik imposes on `#[track]` values, checked at compile time so that mistakes show up
 //! in the editor instead of in the dashboard. Every error points at the offending token.
 //!
-//! Tags given as constants (declared with `opik::tags!`) have values the macro cannot see; the
-//! expansion checks them by const evaluation with the same rules (`opik_core::recorder::tags`).
+//! Tags are not checked here: Opik's tag rules are written once, as `const fn`s in the runtime
+//! (`opik_core`'s `model::tags`), and the expansion evaluates them for every tag in a `const`,
+//! literal or declared with `opik::tags!` alike, so that a broken rule is a compile error at
+//! the tag (see `expand::tag_checks`).
 
-use crate::attr::{NameArg, TagArg, TrackArgs};
+use crate::attr::{NameArg, TrackArgs};
 use syn::{FnArg, LitStr, Pat, Signature};
 
 /// The span types Opik knows.
 pub const SPAN_TYPES: &[&str] = &["general", "llm", "tool", "guardrail"];
-
-/// Opik's limits on tags (kept equal to `opik_core::recorder::tags`).
-pub const MAX_TAGS: usize = 50;
-pub const MAX_TAG_CHARS: usize = 100;
 
 /// Checks what can be checked from the arguments alone; all errors at once, each at its token.
 pub fn validate(args: TrackArgs) -> syn::Result<TrackArgs> {
     let mut errors = Errors::default();
     if let Some(t) = &args.span_type {
         errors.push(check_span_type(t));
-    }
-    if let Some(tags) = &args.tags {
-        errors.push(check_tags(tags));
     }
     if let Some(NameArg::Lit(name)) = &args.name {
         errors.push(not_blank(name, "the span name"));
@@ -162,64 +157,6 @@ fn check_span_type(t: &LitStr) -> syn::Result<()> {
              \"guardrail\" (did you mean \"{closest}\"?)"
         ),
     ))
-}
-
-fn check_tags(tags: &[TagArg]) -> syn::Result<()> {
-    let mut errors = Errors::default();
-    if tags.len() > MAX_TAGS {
-        errors.add(syn::Error::new(
-            tag_span(&tags[MAX_TAGS]),
-            format!(
-                "too many tags: {} given, Opik takes at most {MAX_TAGS}",
-                tags.len()
-            ),
-        ));
-    }
-    for (i, tag) in tags.iter().enumerate() {
-        let TagArg::Lit(lit) = tag else { continue };
-        errors.push(check_tag_literal(lit));
-        let value = lit.value();
-        let repeated = tags[..i]
-            .iter()
-            .any(|t| matches!(t, TagArg::Lit(l) if l.value() == value));
-        if repeated {
-            errors.add(syn::Error::new(
-                lit.span(),
-                format!("tag \"{value}\" is given twice"),
-            ));
-        }
-    }
-    errors.finish()
-}
-
-fn tag_span(tag: &TagArg) -> proc_macro2::Span {
-    match tag {
-        TagArg::Lit(l) => l.span(),
-        TagArg::Path(p) => syn::spanned::Spanned::span(p),
-    }
-}
-
-/// Opik's rules for one tag: not empty, no leading or trailing whitespace, at most 100
-/// characters. Shared by `#[track(tags = [...])]` and `opik::tags!`.
-pub fn check_tag_literal(tag: &LitStr) -> syn::Result<()> {
-    let value = tag.value();
-    if value.is_empty() {
-        return Err(syn::Error::new(tag.span(), "a tag must not be empty"));
-    }
-    if value.trim() != value {
-        return Err(syn::Error::new(
-            tag.span(),
-            format!("tag \"{value}\" has leading or trailing whitespace"),
-        ));
-    }
-    let chars = value.chars().count();
-    if chars > MAX_TAG_CHARS {
-        return Err(syn::Error::new(
-            tag.span(),
-            format!("tag is {chars} characters long; Opik takes at most {MAX_TAG_CHARS}"),
-        ));
-    }
-    Ok(())
 }
 
 /// Collects errors so that the user sees all of them in one build.

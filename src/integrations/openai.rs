@@ -41,6 +41,8 @@
 //! `https` endpoints.
 
 use super::span::ManualSpan;
+use crate::__private::SpanMeta;
+use crate::{update_current_span, ErrorInfo, SpanType, Usage};
 use async_openai::config::{Config, OpenAIConfig};
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
@@ -49,10 +51,6 @@ use async_openai::types::chat::{
 };
 use async_openai::Client;
 use futures_core::Stream;
-use opik_core::record::{ErrorInfo, SpanType};
-use opik_core::recorder::SpanMeta;
-use opik_core::update::update_current_span;
-use opik_core::usage::Usage;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;

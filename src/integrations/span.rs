@@ -8,8 +8,8 @@
 //! span. Dropping a span that was not ended records it as cancelled, as `#[track]` does for a
 //! dropped future.
 
-use opik_core::propagation::{current_context, OpikContext};
-use opik_core::recorder::{Call, SpanMeta, Tracked};
+use crate::__private::{Call, SpanMeta, Tracked};
+use crate::context::{current_context, OpikContext};
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;

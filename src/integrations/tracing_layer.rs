@@ -51,9 +51,8 @@
 //! [OpenTelemetry GenAI]: https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/
 
 use super::span::ManualSpan;
-use opik_core::record::{ErrorInfo, SpanType};
-use opik_core::recorder::SpanMeta;
-use opik_core::usage::Usage;
+use crate::__private::SpanMeta;
+use crate::{ErrorInfo, SpanType, Usage};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
@@ -259,7 +258,7 @@ fn apply(end: End) {
         end.event_error
             .map(|message| ErrorInfo::new("error", message))
     });
-    opik_core::update::update_current_span(|s| {
+    crate::update_current_span(|s| {
         if let Some(name) = &f.name {
             s.name(name.clone());
         }
@@ -301,7 +300,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
-        if !opik_core::context::recording() {
+        if !crate::__private::recording() {
             return;
         }
         let Some(span) = ctx.span(id) else { return };
@@ -314,7 +313,7 @@ where
             .fields()
             .iter()
             .any(|f| is_llm_field(f.name()));
-        let under_tracked_call = opik_core::context::current_span().is_some();
+        let under_tracked_call = crate::__private::has_current_span();
         if parent_context.is_none() && !under_tracked_call && !declares_llm {
             return;
         }

@@ -3,7 +3,8 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use fake_opik::FakeOpik;
-use opik::{Client, ConfigBuilder};
+use opik::config::ConfigBuilder;
+use opik::export::Client;
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;

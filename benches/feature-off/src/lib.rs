@@ -24,7 +24,7 @@ pub fn tracked_leaf(x: u64) -> u64 {
 /// Whether this build has opik's `enabled` feature off: a tracked call under a client then
 /// produces no record. (The client points at a closed port; nothing is ever sent.)
 pub fn feature_is_off() -> bool {
-    let config = opik::ConfigBuilder::with_env_map(Vec::<(String, String)>::new())
+    let config = opik::config::ConfigBuilder::with_env_map(Vec::<(String, String)>::new())
         .url("http://127.0.0.1:9/api")
         .resolve()
         .ok()
@@ -32,7 +32,7 @@ pub fn feature_is_off() -> bool {
     let Some(config) = config else {
         return false;
     };
-    let Ok(client) = opik::Client::new(&config) else {
+    let Ok(client) = opik::export::Client::new(&config) else {
         return false;
     };
     client.sync_scope(|| tracked_leaf(1));

@@ -36,7 +36,7 @@ fn probe_loop(n: u64, root: impl FnMut(&mut dyn FnMut()), call: impl FnMut()) {
 }
 
 /// Set by `--queued`: the client whose exporter delivers each chunk before the next one.
-static QUEUED: std::sync::OnceLock<opik::Client> = std::sync::OnceLock::new();
+static QUEUED: std::sync::OnceLock<opik::export::Client> = std::sync::OnceLock::new();
 
 thread_local! {
     /// How long the last `probe_loop` took (printed, for a quick look without callgrind).
@@ -49,15 +49,11 @@ fn no_root(body: &mut dyn FnMut()) {
 
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("sizes") {
-        use std::mem::size_of;
-        println!(
-            "size_of: Record {} B, SpanRecord {} B, TraceRecord {} B, Call {} B, ActiveSpan {} B",
-            size_of::<opik_core::record::Record>(),
-            size_of::<opik_core::record::SpanRecord>(),
-            size_of::<opik_core::record::TraceRecord>(),
-            size_of::<opik_core::recorder::Call>(),
-            size_of::<opik_core::context::ActiveSpan>(),
-        );
+        let sizes: Vec<String> = opik::__private::bench::sizes()
+            .iter()
+            .map(|(name, bytes)| format!("{name} {bytes} B"))
+            .collect();
+        println!("size_of: {}", sizes.join(", "));
         return;
     }
     let mut args = std::env::args().skip(1);

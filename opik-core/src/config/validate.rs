@@ -2,9 +2,8 @@
 //! origin, the value and the fix.
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::time::Duration;
 
-use reqwest::Url;
+use url::Url;
 
 use super::error::{ConfigError, ErrorKind, Origin};
 use super::CLOUD_URL;
@@ -205,59 +204,6 @@ pub(crate) fn api_key_chars(key: &str, origin: &Origin) -> Result<(), ConfigErro
         "contains whitespace, a control character or non-ASCII text, which cannot be sent in an HTTP header",
         "Copy the key again from your Opik account settings.",
     ))
-}
-
-/// A knob bounded by an inclusive range, rendered as `lo..=hi` in the error.
-pub(crate) fn usize_in_range(
-    setting: &'static str,
-    value: usize,
-    min: usize,
-    max: Option<usize>,
-    why: &str,
-) -> Result<usize, ConfigError> {
-    if value >= min && max.is_none_or(|max| value <= max) {
-        return Ok(value);
-    }
-    let (range, fix) = match max {
-        Some(max) => (
-            format!("{min}..={max}"),
-            format!("Pass a value in {min}..={max}."),
-        ),
-        None => (
-            format!(">= {min}"),
-            format!("Pass a value of at least {min}."),
-        ),
-    };
-    Err(ConfigError::new(
-        ErrorKind::OutOfRange,
-        setting,
-        Origin::Builder(setting),
-        Some(value.to_string()),
-        format!("out of range {range} ({why})"),
-        fix,
-    )
-    .unquoted())
-}
-
-/// A duration knob that must not be zero (a zero interval or timeout would spin or fail every
-/// request).
-pub(crate) fn nonzero_duration(
-    setting: &'static str,
-    value: Duration,
-    why: &str,
-) -> Result<Duration, ConfigError> {
-    if !value.is_zero() {
-        return Ok(value);
-    }
-    Err(ConfigError::new(
-        ErrorKind::OutOfRange,
-        setting,
-        Origin::Builder(setting),
-        Some(humantime::format_duration(value).to_string()),
-        format!("out of range: must be greater than zero ({why})"),
-        "Pass a positive duration.",
-    )
-    .unquoted())
 }
 
 #[cfg(test)]

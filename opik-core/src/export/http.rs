@@ -2,7 +2,7 @@
 
 use super::transport::{EncodedBatch, SendFuture, SendOutcome, Transport};
 use crate::config::Config;
-use crate::stats::DropReason;
+use crate::pipe::DropReason;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -258,6 +258,13 @@ mod tests {
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn names_size_recognises_size_complaints() {
+        assert!(names_size("Request Entity Too Large"));
+        assert!(names_size("{\"errors\":[\"payload size exceeds 20MB\"]}"));
+        assert!(!names_size("{\"errors\":[\"name must not be blank\"]}"));
     }
 
     #[test]

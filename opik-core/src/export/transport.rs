@@ -1,8 +1,8 @@
 //! Where encoded batches go. The HTTP transport sends them to Opik; other transports (local
 //! view, in-memory capture for tests) receive the very same bodies.
 
-use crate::record::RecordKind;
-use crate::stats::DropReason;
+use crate::model::RecordKind;
+use crate::pipe::DropReason;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;

@@ -8,7 +8,7 @@
 //! [`ErrProbe`]: `std::error::Error` (message and `source()` chain), else `Display + Debug`,
 //! else `Debug`, else the type name.
 
-use crate::record::{serialization_failed, ErrorInfo, Payload};
+use crate::model::{serialization_failed, ErrorInfo, Payload};
 use serde::Serialize;
 use std::cell::Cell;
 use std::fmt::{self, Debug, Display, Write as _};

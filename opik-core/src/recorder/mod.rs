@@ -5,24 +5,21 @@
 //! the SDK is off) and [`run_sync`] or [`Tracked::new`]. Everything else happens here, so the
 //! expansion stays small and the behaviour is tested once.
 
-pub mod capture;
-pub mod tags;
+pub(crate) mod capture;
+mod run;
 
-use crate::clock::Timestamp;
-use crate::context::{self, ActiveSpan, ActiveTrace, SpanScoped};
-use crate::export::progress::{Progress, StartInfo};
-use crate::id::new_id;
-use crate::record::{ErrorInfo, Payload, Record, SpanDetails, SpanType};
+pub use run::{call_once, flush_current, flush_current_async, run_sync, Tracked};
+
+use crate::context;
+use crate::model::{
+    new_id, ErrorInfo, Payload, ProjectName, Record, SpanDetails, SpanType, Timestamp,
+};
+use crate::span::{ActiveSpan, ActiveTrace, Progress, StartInfo};
 use capture::{InputCapture, JsonBuf, OutputCapture};
-use pin_project_lite::pin_project;
 use std::any::Any;
 use std::borrow::Cow;
-use std::future::Future;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 /// What `#[track(...)]` knows at compile time about a tracked function, kept in a `static`.
 #[derive(Debug)]
@@ -88,7 +85,7 @@ impl CallStart {
     /// value that fails to serialize is recorded as a string saying why, never a panic.
     pub fn metadata_value<T: serde::Serialize + ?Sized>(&mut self, key: &str, value: &T) {
         let value = serde_json::to_value(value)
-            .unwrap_or_else(|e| serde_json::Value::String(crate::record::serialization_failed(&e)));
+            .unwrap_or_else(|e| serde_json::Value::String(crate::model::serialization_failed(&e)));
         self.metadata(key, value);
     }
 
@@ -203,7 +200,7 @@ impl Call {
             (Some(trace), _) => trace,
             (None, Some(client)) => {
                 let project_name = match meta.project_name {
-                    Some(p) => crate::record::ProjectName::from_static(p),
+                    Some(p) => ProjectName::from_static(p),
                     None => client.project_name(),
                 };
                 let id = new_id(start);
@@ -239,12 +236,12 @@ impl Call {
     }
 
     /// Lets the exporter send a start record for this span should it run past the long-span
-    /// threshold (see `export::progress`, which says which spans are watched and why).
+    /// threshold (see `span::start`, which says which spans are watched and why).
     #[inline]
     fn watch(&mut self) {
         if let (false, Some(span)) = (self.ending.watched, &self.span) {
             self.ending.watched = true;
-            span.trace.client.watch(span);
+            span.watch();
         }
     }
 
@@ -357,155 +354,4 @@ fn panic_info(payload: &(dyn Any + Send)) -> ErrorInfo {
         "<non-string panic payload>".to_owned()
     };
     ErrorInfo::new("panic", message)
-}
-
-/// Runs a sync tracked body. With `call == None` (not recording) this is just `body()`.
-/// A panic ends the span with its message and then continues unchanged.
-#[inline]
-pub fn run_sync<R>(
-    call: Option<Call>,
-    body: impl FnOnce() -> R,
-    output: impl FnOnce(&R, &mut OutputCapture),
-) -> R {
-    match call {
-        None => body(),
-        Some(call) => run_sync_recording(call, body, output),
-    }
-}
-
-fn run_sync_recording<R>(
-    mut call: Call,
-    body: impl FnOnce() -> R,
-    output: impl FnOnce(&R, &mut OutputCapture),
-) -> R {
-    if call.watch_sync_from_start() {
-        call.watch();
-    }
-    let ending = call.ending;
-    let Some(span) = call.span.take() else {
-        return body();
-    };
-    // The scope takes the call's own reference to the span, and the span is ended inside the
-    // scope through a borrow of it: no second reference is counted for the body's duration
-    // (each count is an atomic read-modify-write, the largest fixed cost of a nested call).
-    context::sync_scope_span(span, || {
-        let outcome = catch_unwind(AssertUnwindSafe(body));
-        let ended = context::with_current_span(|span| match &outcome {
-            Ok(ret) => ending.finish(span, |o| output(ret, o)),
-            Err(payload) => {
-                ending.complete(span, Timestamp::now(), None, Some(panic_info(&**payload)))
-            }
-        });
-        debug_assert!(ended.is_some(), "a sync scope's span is current inside it");
-        match outcome {
-            Ok(ret) => ret,
-            Err(payload) => resume_unwind(payload),
-        }
-    })
-}
-
-pin_project! {
-    /// An async tracked body: polls the body with its span current, and ends the span when the
-    /// body completes (with the time of completion), panics, or is dropped unfinished.
-    pub struct Tracked<F, O> {
-        #[pin]
-        state: TrackedState<F>,
-        call: Option<Call>,
-        output: Option<O>,
-    }
-}
-
-pin_project! {
-    #[project = TrackedStateProj]
-    enum TrackedState<F> {
-        Off { #[pin] fut: F },
-        On { #[pin] fut: SpanScoped<F> },
-    }
-}
-
-impl<F, O> Tracked<F, O>
-where
-    F: Future,
-    O: FnOnce(&F::Output, &mut OutputCapture),
-{
-    /// Wraps `fut`; with `call == None` (not recording) it is polled as it is.
-    #[inline]
-    pub fn new(call: Option<Call>, fut: F, output: O) -> Self {
-        // A call just started always has its span; without one it is polled as it is.
-        match call.as_ref().and_then(|c| c.span.clone()) {
-            None => Tracked {
-                state: TrackedState::Off { fut },
-                call: None,
-                output: None,
-            },
-            Some(span) => Tracked {
-                state: TrackedState::On {
-                    fut: context::scope_span(span, fut),
-                },
-                call,
-                output: Some(output),
-            },
-        }
-    }
-}
-
-impl<F, O> Future for Tracked<F, O>
-where
-    F: Future,
-    O: FnOnce(&F::Output, &mut OutputCapture),
-{
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let fut = match this.state.project() {
-            TrackedStateProj::Off { fut } => return fut.poll(cx),
-            TrackedStateProj::On { fut } => fut,
-        };
-        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Pending) => {
-                // The body waits on something, which may take long: from now on the long-span
-                // watch may send its start record. A body that completes in its first poll never
-                // waited, so it is never registered.
-                if let Some(call) = this.call.as_mut() {
-                    call.watch();
-                }
-                Poll::Pending
-            }
-            Ok(Poll::Ready(ret)) => {
-                if let (Some(call), Some(output)) = (this.call.take(), this.output.take()) {
-                    call.finish(|o| output(&ret, o));
-                }
-                Poll::Ready(ret)
-            }
-            Err(payload) => {
-                if let Some(call) = this.call.take() {
-                    call.fail(panic_info(&*payload));
-                }
-                resume_unwind(payload)
-            }
-        }
-    }
-}
-
-/// Runs `f`: makes a closure `FnOnce` by its signature, so that a body moved into it may
-/// return borrows of what it captured (used for functions that return a future).
-#[inline(always)]
-pub fn call_once<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
-
-/// `#[track(flush = true)]` in sync code: delivers what the client of this call has queued,
-/// waiting at most its shutdown timeout.
-pub fn flush_current() {
-    if let Some(client) = context::client_for_new_trace() {
-        client.flush(client.shutdown_timeout());
-    }
-}
-
-/// `#[track(flush = true)]` in async code, without blocking the runtime.
-pub async fn flush_current_async() {
-    if let Some(client) = context::client_for_new_trace() {
-        client.flush_async(client.shutdown_timeout()).await;
-    }
 }

@@ -71,9 +71,10 @@ impl Counter {
 }
 
 /// The runtime API, each entry point used once; all of it does nothing with the feature off.
-pub fn use_runtime_api() -> Result<(bool, opik::FlushReport, opik::Stats), opik::InitError> {
+pub fn use_runtime_api(
+) -> Result<(bool, opik::export::FlushReport, opik::export::Stats), opik::InitError> {
     let guard: opik::OpikGuard = opik::init_with(
-        opik::ConfigBuilder::with_env_map(Vec::<(String, String)>::new())
+        opik::config::ConfigBuilder::with_env_map(Vec::<(String, String)>::new())
             .url("http://127.0.0.1:9/api")
             .api_key("unused-key")
             .project_name("p"),
@@ -83,26 +84,26 @@ pub fn use_runtime_api() -> Result<(bool, opik::FlushReport, opik::Stats), opik:
     let stats = opik::stats();
     let _: Result<opik::OpikGuard, opik::InitError> = opik::init();
     let _span_type = opik::SpanType::Llm;
-    let _reason: Option<opik::DropReason> = None;
-    let _err: Option<opik::ConfigError> = None;
-    let _client_err: Option<opik::ClientError> = None;
+    let _reason: Option<opik::export::DropReason> = None;
+    let _err: Option<opik::config::ConfigError> = None;
+    let _client_err: Option<opik::export::ClientError> = None;
     Ok((enabled, report, stats))
 }
 
 /// `flush_async`.
-pub async fn flush_async() -> opik::FlushReport {
+pub async fn flush_async() -> opik::export::FlushReport {
     opik::flush_async(Duration::from_secs(1)).await
 }
 
 /// Whether `#[track]` emitted its functions unchanged: a tracked call under a client records
 /// nothing. The client points at a closed port; nothing would be sent anyway.
 pub fn tracked_calls_record_nothing() -> Option<bool> {
-    let config = opik::ConfigBuilder::with_env_map(Vec::<(String, String)>::new())
+    let config = opik::config::ConfigBuilder::with_env_map(Vec::<(String, String)>::new())
         .url("http://127.0.0.1:9/api")
         .resolve()
         .ok()?
         .into_config()?;
-    let client = opik::Client::new(&config).ok()?;
+    let client = opik::export::Client::new(&config).ok()?;
     client.sync_scope(|| {
         let _ = all_arguments(1, "2");
         Counter { n: 0 }.bump();

@@ -1,9 +1,16 @@
-//! Delivery accounting: every record produced is, at any quiet moment, delivered, dropped for a
-//! counted reason, or still on its way. `produced == delivered + dropped + pending` always holds.
+//! Delivery accounting: every record produced is, at any moment, delivered, dropped for a
+//! counted reason, or still on its way: `produced == delivered + dropped + pending`.
+//!
+//! `produced` is counted where records are produced (the one funnel, `Client::enqueue`, and the
+//! drop-before-build under overload), not derived from what the exporter took: so the equation
+//! can fail, and a failure is a bug the tests would see (a record lost without being counted).
+//! Each producing thread counts on a shard of its own (a cache line per shard), so that the
+//! count costs an uncontended atomic add and does not bounce a line between producer threads or
+//! with the exporter.
 
 use crossbeam_utils::CachePadded;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Why records were dropped. Each has its own counter in [`Stats`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,6 +84,8 @@ impl fmt::Display for DropReason {
 /// bumps with every batch, would bounce that line between the two cores under overload.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    /// Records produced, by shard (see the module docs).
+    produced: [CachePadded<AtomicU64>; SHARDS],
     /// Records the exporter took off the queue.
     pub(crate) taken: AtomicU64,
     pub(crate) delivered: AtomicU64,
@@ -85,17 +94,39 @@ pub(crate) struct Counters {
     in_progress: AtomicU64,
 }
 
+/// Shards of the `produced` counter: more than the cores of most hosts that run one app.
+const SHARDS: usize = 16;
+
+thread_local! {
+    /// The shard this thread counts on, given round robin when it first produces a record.
+    static SHARD: usize = {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS
+    };
+}
+
 impl Counters {
+    /// Counts `n` records produced by this thread.
+    #[inline]
+    pub(crate) fn add_produced(&self, n: u64) {
+        // A thread being torn down (its locals gone) counts on shard 0.
+        let shard = SHARD.try_with(|s| *s).unwrap_or(0);
+        self.produced[shard].fetch_add(n, Ordering::Relaxed);
+    }
+
     pub(crate) fn add_taken(&self, n: u64) {
         self.taken.fetch_add(n, Ordering::Relaxed);
     }
 
+    // Settling counts are released, and read first (acquired) by `snapshot`: a record counted
+    // as settled was produced before (it went through the queue, or was dropped by the thread
+    // that produced it), so the snapshot's `produced`, read after them, includes it.
     pub(crate) fn add_delivered(&self, n: u64) {
-        self.delivered.fetch_add(n, Ordering::Relaxed);
+        self.delivered.fetch_add(n, Ordering::Release);
     }
 
     pub(crate) fn add_dropped(&self, reason: DropReason, n: u64) {
-        self.dropped[reason.index()].fetch_add(n, Ordering::Relaxed);
+        self.dropped[reason.index()].fetch_add(n, Ordering::Release);
     }
 
     pub(crate) fn add_truncated(&self, n: u64) {
@@ -106,22 +137,32 @@ impl Counters {
         self.in_progress.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// A snapshot; `queued` is what the queue holds now.
-    pub(crate) fn snapshot(&self, queued: u64) -> Stats {
+    /// A snapshot. Settled counts are read before `produced` (see `add_delivered`), so a
+    /// snapshot never shows more settled than produced; if it does, a record was counted
+    /// twice, which is a bug.
+    pub(crate) fn snapshot(&self) -> Stats {
+        let delivered = self.delivered.load(Ordering::Acquire);
         let mut dropped = [0u64; DropReason::ALL.len()];
         for (slot, counter) in dropped.iter_mut().zip(self.dropped.iter()) {
-            *slot = counter.load(Ordering::Relaxed);
+            *slot = counter.load(Ordering::Acquire);
         }
-        let taken = self.taken.load(Ordering::Relaxed);
-        let queue_side =
-            dropped[DropReason::QueueFull.index()] + dropped[DropReason::AfterShutdown.index()];
-        Stats {
-            produced: taken + queue_side + queued,
-            delivered: self.delivered.load(Ordering::Relaxed),
+        let produced = self
+            .produced
+            .iter()
+            .map(|shard| shard.load(Ordering::Relaxed))
+            .sum();
+        let stats = Stats {
+            produced,
+            delivered,
             truncated: self.truncated.load(Ordering::Relaxed),
             in_progress_sent: self.in_progress.load(Ordering::Relaxed),
             dropped,
-        }
+        };
+        debug_assert!(
+            stats.delivered + stats.dropped_total() <= stats.produced,
+            "opik: more records settled than produced: {stats}"
+        );
+        stats
     }
 }
 
@@ -153,7 +194,8 @@ impl Stats {
         self.dropped.iter().sum()
     }
 
-    /// Records neither delivered nor dropped yet (queued, batching or in flight).
+    /// Records neither delivered nor dropped yet (queued, batching or in flight). Never
+    /// negative: a snapshot never shows more settled than produced (see the module docs).
     pub fn pending(&self) -> u64 {
         self.produced
             .saturating_sub(self.delivered + self.dropped_total())
@@ -203,4 +245,13 @@ impl fmt::Display for Stats {
         }
         Ok(())
     }
+}
+
+/// The answer to a flush or shutdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Whether every record produced before the flush was delivered or dropped by the deadline.
+    pub completed: bool,
+    /// The counters when the flush returned.
+    pub stats: Stats,
 }

@@ -1,6 +1,7 @@
 //! The Opik project a record belongs to.
 
 use serde::{Serialize, Serializer};
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Deref;
@@ -21,6 +22,34 @@ pub struct ProjectName(&'static str);
 /// Project names known at run time, kept for the life of the process.
 static INTERNED: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
 
+/// How many interned names each thread remembers (most apps write to one or two projects).
+const RECENT_NAMES: usize = 4;
+
+thread_local! {
+    static RECENT: RefCell<Recent> = const { RefCell::new(Recent { names: [""; RECENT_NAMES], next: 0 }) };
+}
+
+/// A thread's last few interned names, replaced round robin.
+struct Recent {
+    names: [&'static str; RECENT_NAMES],
+    next: usize,
+}
+
+impl Recent {
+    fn find(&self, name: &str) -> Option<&'static str> {
+        // An empty slot is "" and never matches: an empty name is interned once, globally.
+        self.names
+            .iter()
+            .copied()
+            .find(|known| !known.is_empty() && *known == name)
+    }
+
+    fn remember(&mut self, name: &'static str) {
+        self.names[self.next] = name;
+        self.next = (self.next + 1) % RECENT_NAMES;
+    }
+}
+
 impl ProjectName {
     /// A name written in the source.
     pub const fn from_static(name: &'static str) -> Self {
@@ -28,8 +57,19 @@ impl ProjectName {
     }
 
     /// A name known at run time, interned: kept once per distinct name for the life of the
-    /// process (one lock and a lookup; made when a client or a handle is, not per call).
+    /// process. The names a thread used last are looked up first without any lock, so that
+    /// code naming a project per call (`Score::project_name`, `Opik::with_project`) does not
+    /// serialize its threads on the global set.
     pub fn intern(name: &str) -> Self {
+        if let Some(known) = RECENT.with(|recent| recent.borrow().find(name)) {
+            return ProjectName(known);
+        }
+        let interned = Self::intern_global(name);
+        RECENT.with(|recent| recent.borrow_mut().remember(interned.0));
+        interned
+    }
+
+    fn intern_global(name: &str) -> Self {
         let mut set = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&known) = set.get(name) {
             return ProjectName(known);
@@ -104,5 +144,21 @@ mod tests {
         assert_eq!(a, ProjectName::from_static("interning-test"));
         assert_eq!(a.to_string(), "interning-test");
         assert_eq!(serde_json::to_string(&a).unwrap(), r#""interning-test""#);
+        // From another thread, through the global set: still the one copy.
+        let c = std::thread::spawn(|| ProjectName::intern("interning-test").as_str())
+            .join()
+            .unwrap();
+        assert!(std::ptr::eq(a.as_str(), c));
+        // More names than a thread remembers: each still interned once.
+        let names: Vec<String> = (0..10).map(|i| format!("p{i}")).collect();
+        let first: Vec<&str> = names
+            .iter()
+            .map(|n| ProjectName::intern(n).as_str())
+            .collect();
+        let again: Vec<&str> = names
+            .iter()
+            .map(|n| ProjectName::intern(n).as_str())
+            .collect();
+        assert!(first.iter().zip(&again).all(|(x, y)| std::ptr::eq(*x, *y)));
     }
 }

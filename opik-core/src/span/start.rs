@@ -36,13 +36,11 @@
 //! in the allocator, because a watched span's allocation is released by the exporter's `Weak`
 //! on the exporter thread instead of being reused at once by the caller's thread.
 
-use crate::clock::Timestamp;
-use crate::context::{ActiveSpan, SpanRole};
-use crate::record::{Payload, Record, SpanType};
-use std::collections::VecDeque;
+use super::active::{ActiveSpan, SpanRole};
+use crate::model::{Payload, Record, SpanType, Timestamp};
+use crate::pipe::Watched;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 use uuid::Uuid;
 
 const RUNNING: u8 = 0;
@@ -52,7 +50,7 @@ const ENDED: u8 = 2;
 /// What a span knows from its start: the fields of its start record, and of its final record
 /// too (the recorder makes that one from these, so they are kept once per span).
 #[derive(Debug)]
-pub struct StartInfo {
+pub(crate) struct StartInfo {
     pub(crate) parent_span_id: Option<Uuid>,
     pub(crate) span_type: SpanType,
     pub(crate) tags: &'static [&'static str],
@@ -81,7 +79,7 @@ impl StartInfo {
 
 /// What a running span's start record is made of, and whether it was sent.
 #[derive(Debug)]
-pub struct Progress {
+pub(crate) struct Progress {
     state: AtomicU8,
     pub(crate) info: StartInfo,
 }
@@ -113,97 +111,63 @@ impl Progress {
     /// Claims the right to send the start record: false once the span ended. A span whose
     /// claim succeeded has its final record queued only after this (it swaps the state later),
     /// so the start record is always queued, and sent, before the final one.
-    fn claim_preview(&self) -> bool {
+    pub(crate) fn claim_preview(&self) -> bool {
         self.state
             .compare_exchange(RUNNING, PREVIEWED, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
 
-    fn ended(&self) -> bool {
+    pub(crate) fn ended(&self) -> bool {
         self.state.load(Ordering::Acquire) == ENDED
     }
 }
 
-/// The start records of `span`: its span record (none for an explicit trace's stand-in) and,
-/// for a root, its trace record. What updates have set so far is in them (an explicit
-/// session's thread and input, a long LLM call's model...); feedback scores wait for the end.
-fn start_records(span: &ActiveSpan) -> impl Iterator<Item = Record> {
-    let mut no_scores = Vec::new();
-    let trace = &span.trace;
-    let trace_record = (span.progress.info.is_root && !trace.remote).then(|| {
-        let mut record = span.trace_record(None, None, None);
-        if let Some(update) = trace.update.read(Clone::clone) {
-            update.apply_to(&mut record, &mut no_scores);
-        }
-        Record::Trace(record)
-    });
-    let span_record = (span.role == SpanRole::Recorded).then(|| {
-        let mut record = span.span_record(None, None, None);
-        if let Some(update) = span.update.read(Clone::clone) {
-            update.apply_to(&mut record, &mut no_scores);
-        }
-        Record::Span(record)
-    });
-    trace_record.into_iter().chain(span_record)
-}
-
-/// The exporter's side: spans in start order, of which only the front is ever looked at.
-pub(crate) struct Watch {
-    threshold: Duration,
-    spans: VecDeque<(Timestamp, Weak<ActiveSpan>)>,
-    cap: usize,
-}
-
-impl Watch {
-    pub(crate) fn new(threshold: Duration, cap: usize) -> Self {
-        Watch {
-            threshold,
-            spans: VecDeque::new(),
-            cap,
-        }
+/// What the exporter's long-span watch sees of a span: when it started, whether it ended, and
+/// its start records, made here so that the exporter never touches live span state.
+impl Watched for ActiveSpan {
+    fn started_at(&self) -> Timestamp {
+        self.progress.info.start
     }
 
-    /// Takes newly started spans off `started` (often, so that the queue does not fill up in a
-    /// burst), keeping those still running, in start order.
-    pub(crate) fn absorb(&mut self, started: &crossbeam_queue::ArrayQueue<Weak<ActiveSpan>>) {
-        let mut compacted = false;
-        while let Some(weak) = started.pop() {
-            let Some(span) = weak.upgrade() else { continue };
-            if span.progress.ended() {
-                continue;
-            }
-            if self.spans.len() >= self.cap && !compacted {
-                compacted = true;
-                // Spans that ended behind a running one are still held (as weak pointers, which
-                // keep the allocation but not the contents): drop them, then, if it is still
-                // full, this span is not watched, so that memory stays bounded.
-                self.spans
-                    .retain(|(_, w)| w.upgrade().is_some_and(|s| !s.progress.ended()));
-            }
-            if self.spans.len() >= self.cap {
-                continue;
-            }
-            self.spans.push_back((span.progress.info.start, weak));
-        }
+    fn has_ended(&self) -> bool {
+        self.progress.ended()
     }
 
-    /// The start records of the spans that have been running longer than the threshold.
-    pub(crate) fn scan(&mut self, now: Timestamp) -> Vec<Record> {
-        let mut out = Vec::new();
-        while let Some((start, weak)) = self.spans.front() {
-            let span = weak.upgrade();
-            let done = span.as_ref().is_none_or(|s| s.progress.ended());
-            let old = now.since(*start) >= self.threshold;
-            if !done && !old {
-                break;
-            }
-            if let (false, Some(span)) = (done, span) {
-                if span.progress.claim_preview() {
-                    out.extend(start_records(&span));
-                }
-            }
-            self.spans.pop_front();
+    /// The span record (none for an explicit trace's stand-in) and, for a root, the trace
+    /// record, with what updates have set so far (an explicit session's thread and input, a
+    /// long LLM call's model...); feedback scores wait for the end.
+    fn start_records(&self, out: &mut Vec<Record>) {
+        if !self.progress.claim_preview() {
+            return;
         }
-        out
+        let mut no_scores = Vec::new();
+        let trace = &self.trace;
+        if self.progress.info.is_root && !trace.remote {
+            let mut record = self.trace_record(None, None, None);
+            if let Some(update) = trace.update.read(Clone::clone) {
+                update.apply_to(&mut record, &mut no_scores);
+            }
+            out.push(Record::Trace(record));
+        }
+        if self.role == SpanRole::Recorded {
+            let mut record = self.span_record(None, None, None);
+            if let Some(update) = self.update.read(Clone::clone) {
+                update.apply_to(&mut record, &mut no_scores);
+            }
+            out.push(Record::Span(record));
+        }
+    }
+}
+
+impl ActiveSpan {
+    /// Lets the exporter send this span's start records should it run past the long-span
+    /// threshold (see the module docs for which spans are watched, and when).
+    #[inline]
+    pub(crate) fn watch(self: &Arc<Self>) {
+        let client = &self.trace.client;
+        if client.watches() {
+            let weak: std::sync::Weak<dyn Watched> = Arc::downgrade(self) as _;
+            client.watch(weak);
+        }
     }
 }

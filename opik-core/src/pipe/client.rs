@@ -1,19 +1,17 @@
-//! A client: the queue that tracked calls feed, and the exporter that drains it.
+//! [`Client`]: the handle producers hold to one export pipeline.
 //!
-//! `opik::init()` installs one globally; tests and apps that want isolation run code under
-//! [`Client::scope`] / [`Client::sync_scope`] instead, like `tracing`'s `with_default`.
+//! It is made where the exporter is started (`export`: `Client::new`, `Client::with_transport`)
+//! and made current where the context is (`context`: `Client::scope`, `Client::sync_scope`);
+//! here it only feeds the queue and asks the exporter for flushes.
 
-use crate::config::Config;
-use crate::context;
-use crate::export::http::HttpTransport;
-use crate::export::transport::Transport;
-use crate::export::{Control, ExportSettings, Exporter, FlushReport, Pipe};
-use crate::record::{ProjectName, Record};
-use crate::stats::{DropReason, Stats};
+use super::queue::{Control, Pipe, Reply};
+use super::stats::{FlushReport, Stats};
+use super::watched::Watched;
+use super::DropReason;
+use crate::model::{ProjectName, Record};
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -34,53 +32,23 @@ struct Shared {
     shutdown_timeout: Duration,
 }
 
-/// Why a client could not start.
-#[derive(Debug)]
-pub struct ClientError(String);
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "opik: {}", self.0)
-    }
-}
-
-impl std::error::Error for ClientError {}
-
 impl Client {
-    /// A client that sends to the Opik server `config` names.
-    pub fn new(config: &Config) -> Result<Client, ClientError> {
-        Self::with_settings(config, ExportSettings::from(config))
-    }
-
-    /// A client that sends to the Opik server `config` names, batching and retrying as
-    /// `settings` say (start from `ExportSettings::from(&config)` and change what you need,
-    /// e.g. shorter backoffs in tests).
-    pub fn with_settings(config: &Config, settings: ExportSettings) -> Result<Client, ClientError> {
-        let transport = HttpTransport::new(config).map_err(ClientError)?;
-        Self::with_transport(config.project_name(), settings, Box::new(transport))
-    }
-
-    /// A client whose batches go to `transport` (a local view, an in-memory capture...).
-    pub fn with_transport(
-        project_name: &str,
-        settings: ExportSettings,
-        transport: Box<dyn Transport>,
-    ) -> Result<Client, ClientError> {
-        let pipe = Arc::new(Pipe::new(&settings));
-        let (control, control_rx) = mpsc::unbounded_channel();
-        let shutdown_timeout = settings.shutdown_timeout;
-        Exporter::new(Arc::clone(&pipe), transport, settings, control_rx)
-            .spawn()
-            .map_err(|e| ClientError(format!("could not start the exporter thread: {e}")))?;
-        Ok(Client {
+    /// The handle of a pipeline whose exporter was started on `pipe` and listens on `control`.
+    pub(crate) fn from_parts(
+        pipe: Arc<Pipe>,
+        control: mpsc::UnboundedSender<Control>,
+        project_name: ProjectName,
+        shutdown_timeout: Duration,
+    ) -> Client {
+        Client {
             shared: Arc::new(Shared {
                 pipe,
                 control,
-                project_name: ProjectName::intern(project_name),
+                project_name,
                 accepting: AtomicBool::new(true),
                 shutdown_timeout,
             }),
-        })
+        }
     }
 
     /// The project new traces go to unless a call names another.
@@ -88,19 +56,26 @@ impl Client {
         self.shared.project_name
     }
 
-    pub(crate) fn is_accepting(&self) -> bool {
+    /// Whether it still takes records (`false` once shut down).
+    pub fn is_accepting(&self) -> bool {
         self.shared.accepting.load(Ordering::Relaxed)
+    }
+
+    /// Whether `other` is a handle to the same pipeline.
+    pub(crate) fn same_as(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
     /// Queues a record for export. Never blocks: a full queue drops the record and counts it.
     #[inline]
-    pub fn enqueue(&self, record: Record) {
+    pub(crate) fn enqueue(&self, record: Record) {
         // Every record (tracked calls, explicit handles, feedback scores, integrations) comes
         // through here: with the `enabled` feature off this is where they all become no-ops.
         if !cfg!(feature = "enabled") {
             return;
         }
         let pipe = &self.shared.pipe;
+        pipe.counters.add_produced(1);
         if !self.is_accepting() {
             pipe.counters.add_dropped(DropReason::AfterShutdown, 1);
             return;
@@ -139,6 +114,7 @@ impl Client {
             && pipe.saturated.load(Ordering::Relaxed)
             && self.is_accepting()
         {
+            pipe.counters.add_produced(1);
             pipe.counters.add_dropped(DropReason::QueueFull, 1);
             return true;
         }
@@ -146,13 +122,20 @@ impl Client {
     }
 
     /// Lets the exporter send a start record for `span` should it run longer than the
-    /// long-span threshold (see `export::progress`). One weak-count increment and one push on a
-    /// bounded lock-free queue; nothing when the threshold is off or the queue is full.
+    /// long-span threshold (see `span::start`). One push on a bounded lock-free queue;
+    /// nothing when the threshold is off or the queue is full.
     #[inline]
-    pub(crate) fn watch(&self, span: &Arc<crate::context::ActiveSpan>) {
+    pub(crate) fn watch(&self, span: Weak<dyn Watched>) {
         if let Some(started) = &self.shared.pipe.started {
-            let _ = started.push(Arc::downgrade(span));
+            let _ = started.push(span);
         }
+    }
+
+    /// Whether the long-span watch is on (so that a span is not even downgraded for it when
+    /// it is off).
+    #[inline]
+    pub(crate) fn watches(&self) -> bool {
+        self.shared.pipe.started.is_some()
     }
 
     /// The delivery counters now.
@@ -162,11 +145,11 @@ impl Client {
 
     fn request(
         &self,
-        make: impl FnOnce(Instant, Box<dyn FnOnce(FlushReport) + Send>) -> Control,
+        make: impl FnOnce(Instant, Reply) -> Control,
         timeout: Duration,
     ) -> std::sync::mpsc::Receiver<FlushReport> {
         let (tx, rx) = std::sync::mpsc::channel();
-        let deadline = Instant::now() + timeout;
+        let deadline = super::after(timeout);
         let reply = Box::new(move |report| {
             let _ = tx.send(report);
         });
@@ -175,9 +158,10 @@ impl Client {
         rx
     }
 
-    /// Delivers everything produced so far, waiting at most `timeout`. Blocks the calling
-    /// thread (safe inside any tokio runtime, since the exporter has its own thread); in async
-    /// code prefer [`flush_async`](Client::flush_async).
+    /// Delivers everything produced so far, waiting at most `timeout` (`Duration::MAX`: as
+    /// long as delivery takes). Blocks the calling thread (safe inside any tokio runtime, since
+    /// the exporter has its own thread); in async code prefer
+    /// [`flush_async`](Client::flush_async).
     pub fn flush(&self, timeout: Duration) -> FlushReport {
         let rx = self.request(
             |deadline, reply| Control::Flush { deadline, reply },
@@ -189,7 +173,7 @@ impl Client {
     /// Like [`flush`](Client::flush), without blocking the async runtime.
     pub async fn flush_async(&self, timeout: Duration) -> FlushReport {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let deadline = Instant::now() + timeout;
+        let deadline = super::after(timeout);
         let reply = Box::new(move |report| {
             let _ = tx.send(report);
         });
@@ -219,7 +203,14 @@ impl Client {
 
     fn wait(&self, rx: std::sync::mpsc::Receiver<FlushReport>, timeout: Duration) -> FlushReport {
         // The exporter answers by the deadline; the margin only covers a stalled exporter thread.
-        match rx.recv_timeout(timeout + Duration::from_millis(50)) {
+        let wait = timeout.saturating_add(Duration::from_millis(50));
+        let answer = match super::after(wait).checked_duration_since(Instant::now()) {
+            Some(left) => rx.recv_timeout(left),
+            None => rx
+                .recv()
+                .map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected),
+        };
+        match answer {
             Ok(report) => report,
             Err(_) => self.unanswered(),
         }
@@ -234,17 +225,6 @@ impl Client {
             stats,
         }
     }
-
-    /// Runs `f` with this client receiving the traces that start inside it (sync code, or code
-    /// with no runtime).
-    pub fn sync_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        context::sync_scope_client(self.clone(), f)
-    }
-
-    /// Runs `fut` with this client receiving the traces that start inside it.
-    pub async fn scope<F: Future>(&self, fut: F) -> F::Output {
-        context::scope_client(self.clone(), fut).await
-    }
 }
 
 impl fmt::Debug for Client {
@@ -254,21 +234,5 @@ impl fmt::Debug for Client {
             .field("accepting", &self.is_accepting())
             .field("stats", &self.stats())
             .finish()
-    }
-}
-
-impl From<&Config> for ExportSettings {
-    fn from(config: &Config) -> Self {
-        ExportSettings {
-            queue_capacity: config.queue_capacity(),
-            batch_max_items: config.batch_max_items(),
-            batch_max_bytes: config.batch_max_bytes(),
-            flush_interval: config.flush_interval(),
-            shutdown_timeout: config.shutdown_timeout(),
-            long_span_threshold: config.long_span_threshold(),
-            max_retries: config.max_retries(),
-            retry_deadline: config.retry_deadline(),
-            ..ExportSettings::default()
-        }
     }
 }

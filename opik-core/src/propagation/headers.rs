@@ -1,9 +1,6 @@
-//! Distributed traces: one trace across services.
-//!
-//! The calling side takes [`distributed_headers`] and sends them with its request; the receiving
-//! side runs its handler under [`with_distributed_headers`] (or
-//! [`run_with_distributed_headers`]), and its tracked calls become spans of the caller's trace,
-//! nested under the caller's span. No trace is created on the receiving side: the caller owns it.
+//! The header codec of distributed traces: where a caller's span is, written into headers and
+//! read back. Pure: nothing here looks at the current span or starts anything (`remote` does).
+//! No trace is created on the receiving side: the caller owns it.
 //!
 //! Two header formats are written and read:
 //! - `opik_trace_id` / `opik_parent_span_id`: the Python SDK's names and values (UUIDs), so a
@@ -21,13 +18,8 @@
 //! Malformed headers are ignored (a new trace starts as if there were none) with one warning
 //! per process; never a panic, never a non-v7 id on the wire.
 
-use crate::context::{self, ActiveSpan, ActiveTrace, SpanRole};
-use crate::propagation::{OpikContext, WithContext};
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use uuid::Uuid;
 
 /// Header with the trace id (the Python SDK's name).
@@ -44,19 +36,6 @@ pub struct DistributedHeaders {
     pub trace_id: Uuid,
     /// The span new spans nest under; `None`: they are top-level spans of the trace.
     pub parent_span_id: Option<Uuid>,
-}
-
-/// The headers of the current span, to send with a request to another service; `None`
-/// outside any span or when the SDK is off.
-pub fn distributed_headers() -> Option<DistributedHeaders> {
-    if !context::recording() {
-        return None;
-    }
-    let span = context::current_span()?;
-    Some(DistributedHeaders {
-        trace_id: span.trace.id,
-        parent_span_id: span.id_for_children(),
-    })
 }
 
 impl DistributedHeaders {
@@ -163,87 +142,6 @@ impl DistributedHeaders {
             parent_span_id,
         })
     }
-
-    /// A context that continues this trace: tracked calls in it are spans of the trace (under
-    /// the parent span), reported by the current scoped or global client. Empty when the SDK
-    /// is off.
-    pub fn context(&self) -> OpikContext {
-        if !context::recording() {
-            return OpikContext::default();
-        }
-        let scoped = context::scoped_client();
-        let Some(client) = scoped.clone().or_else(context::client_for_new_trace) else {
-            return OpikContext::default();
-        };
-        let mut trace = ActiveTrace::new(
-            self.trace_id,
-            client.project_name(),
-            client,
-            Cow::Borrowed("remote trace"),
-        );
-        trace.remote = true;
-        let (id, role) = match self.parent_span_id {
-            Some(p) => (p, SpanRole::Remote),
-            None => (self.trace_id, SpanRole::TraceOnly),
-        };
-        let span = ActiveSpan::with_role(id, Arc::new(trace), Cow::Borrowed("remote span"), role);
-        OpikContext {
-            span: Some(Arc::new(span)),
-            client: scoped,
-        }
-    }
-}
-
-impl DistributedHeaders {
-    /// `fut`, continuing this trace (the client is the one around the future when it runs).
-    pub fn scope<F: Future>(self, fut: F) -> WithContext<F> {
-        WithContext::with_headers(fut, Some(self))
-    }
-
-    /// Runs `f` continuing this trace.
-    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.context().run(f)
-    }
-}
-
-impl OpikContext {
-    /// The context that continues the trace of incoming distributed headers; empty (tracked
-    /// calls start a new trace) when there are none or they are malformed. What
-    /// `#[track(distributed_headers = ...)]` uses.
-    pub fn from_headers<H: HeaderSource + ?Sized>(headers: &H) -> OpikContext {
-        match DistributedHeaders::from_headers(headers) {
-            Some(h) => h.context(),
-            None => OpikContext::default(),
-        }
-    }
-}
-
-/// Runs `fut` continuing the trace of incoming `headers` (see the module docs): its tracked
-/// calls are spans of the caller's trace. Without valid headers they start a new trace. The
-/// spans go to the client around the future when it runs (`client.scope(with_distributed_headers(..))`
-/// works), else the global one.
-pub fn with_distributed_headers<H, F>(headers: &H, fut: F) -> WithContext<F>
-where
-    H: HeaderSource + ?Sized,
-    F: Future,
-{
-    // Read now (the headers are borrowed), entered at the first poll (see `WithContext`).
-    WithContext::with_headers(fut, DistributedHeaders::from_headers(headers))
-}
-
-/// What `#[track(distributed_headers = ...)]` expands to for futures: headers already read
-/// (they may borrow the function's arguments), entered at the first poll.
-#[doc(hidden)]
-pub fn continue_remote<F: Future>(headers: Option<DistributedHeaders>, fut: F) -> WithContext<F> {
-    WithContext::with_headers(fut, headers)
-}
-
-/// [`with_distributed_headers`] for sync code.
-pub fn run_with_distributed_headers<H, R>(headers: &H, f: impl FnOnce() -> R) -> R
-where
-    H: HeaderSource + ?Sized,
-{
-    OpikContext::from_headers(headers).run(f)
 }
 
 /// Something headers can be read from: an `http::HeaderMap`, a map of strings (as the Python
@@ -374,8 +272,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::Timestamp;
-    use crate::id::new_id;
+    use crate::model::{new_id, Timestamp};
 
     #[test]
     fn traceparent_round_trips_the_trace_and_matches_the_parent() {

@@ -22,15 +22,14 @@
 //! complete, when it ends (never a create followed by a patch that could overtake it). A handle
 //! whose last clone is dropped without `end()` ends then. With the SDK off every handle is inert.
 
-use crate::client::Client;
-use crate::clock::Timestamp;
-use crate::context::{self, ActiveSpan, ActiveTrace, SpanRole};
-use crate::export::progress::{Progress, StartInfo};
-use crate::feedback::{self, Score, ScoreError};
-use crate::id::new_id;
-use crate::propagation::{OpikContext, WithContext};
-use crate::record::{ProjectName, ScoreTarget, SpanType};
-use crate::update::{SpanUpdate, TraceUpdate};
+use super::feedback;
+use crate::context::{self, OpikContext, WithContext};
+use crate::model::{
+    new_id, ProjectName, Score, ScoreError, ScoreTarget, SpanType, SpanUpdate, Timestamp,
+    TraceUpdate,
+};
+use crate::pipe::Client;
+use crate::span::{ActiveSpan, ActiveTrace, Progress, SpanRole, StartInfo};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -163,7 +162,7 @@ impl Opik {
         let project = self.project_name;
         let scores = scores.into_iter().map(|(t, mut s)| {
             if s.project_name.is_none() {
-                s.project_name = project.as_deref().map(str::to_owned);
+                s.project_name = project;
             }
             (t, s)
         });
@@ -185,7 +184,7 @@ impl Explicit {
     /// Holds `span`, watched for long runs whatever its type: explicit traces and spans are
     /// the ones an app keeps open across awaits and callbacks (a session, a streamed reply).
     fn new(span: Arc<ActiveSpan>) -> Self {
-        span.trace.client.watch(&span);
+        span.watch();
         Explicit {
             span,
             ended: AtomicBool::new(false),
@@ -470,7 +469,7 @@ fn log_score_in(
     mut score: Score,
 ) -> Result<(), ScoreError> {
     if score.project_name.is_none() {
-        score.project_name = Some(trace.project_name.to_string());
+        score.project_name = Some(trace.project_name);
     }
     feedback::log_with(Some(trace.client.clone()), [(target, score)])
 }

@@ -1,13 +1,12 @@
-//! Feedback scores: set on the current span or trace, or logged later by id.
+//! Feedback scores: a name, a value, and optionally why, a category and a project; checked
+//! when they are given, not when they are sent.
 //!
-//! Scores are checked when they are given, not when they are sent: the server rejects a whole
-//! batch (up to 1000 scores) for one blank name or out-of-range value, so a bad score is an error
-//! returned to the caller (or, inside `update_current_*`, a warning) and never goes on the wire.
+//! The server rejects a whole batch (up to 1000 scores) for one blank name or out-of-range
+//! value, so a bad score is an error returned to the caller (or, inside `update_current_*`, a
+//! warning) and never goes on the wire.
 
-use crate::context;
-use crate::record::{FeedbackScore, ProjectName, Record, ScoreTarget};
+use super::{FeedbackScore, ProjectName, Record, ScoreTarget};
 use std::fmt;
-use uuid::Uuid;
 
 /// The range of values Opik accepts (`FeedbackScoreBatchItem.value`).
 pub const MAX_SCORE_MAGNITUDE: f64 = 1e9;
@@ -24,7 +23,7 @@ pub struct Score {
     pub(crate) value: f64,
     pub(crate) reason: Option<String>,
     pub(crate) category_name: Option<String>,
-    pub(crate) project_name: Option<String>,
+    pub(crate) project_name: Option<ProjectName>,
 }
 
 impl Score {
@@ -53,8 +52,10 @@ impl Score {
 
     /// The project of the scored span, trace or thread, when it is not the client's project
     /// (only used by the `log_*_feedback_scores` functions).
-    pub fn project_name(mut self, project: impl Into<String>) -> Score {
-        self.project_name = Some(project.into());
+    ///
+    /// A blank name is reported by [`validate`](Score::validate) when the score is logged.
+    pub fn project_name(mut self, project: impl AsRef<str>) -> Score {
+        self.project_name = Some(ProjectName::intern(project.as_ref()));
         self
     }
 
@@ -91,10 +92,7 @@ impl Score {
     }
 
     pub(crate) fn into_record(self, target: ScoreTarget, default_project: &ProjectName) -> Record {
-        let project_name = match self.project_name {
-            Some(p) => ProjectName::intern(&p),
-            None => *default_project,
-        };
+        let project_name = self.project_name.unwrap_or(*default_project);
         Record::Feedback(Box::new(FeedbackScore {
             target,
             project_name,
@@ -128,7 +126,7 @@ impl ScoreError {
         }
     }
 
-    fn other(message: String) -> ScoreError {
+    pub(crate) fn other(message: String) -> ScoreError {
         ScoreError { message }
     }
 }
@@ -140,94 +138,6 @@ impl fmt::Display for ScoreError {
 }
 
 impl std::error::Error for ScoreError {}
-
-/// Validates every score, then queues them all: one invalid score rejects the whole call.
-fn log_scores<I>(scores: I, client: Option<crate::client::Client>) -> Result<(), ScoreError>
-where
-    I: IntoIterator<Item = (ScoreTarget, Score)>,
-{
-    let scores: Vec<(ScoreTarget, Score)> = scores.into_iter().collect();
-    for (target, score) in &scores {
-        score.validate()?;
-        if let ScoreTarget::Thread(t) = target {
-            if t.trim().is_empty() {
-                return Err(ScoreError::other(format!(
-                    "invalid feedback score {:?}: the thread id is blank",
-                    score.name
-                )));
-            }
-        }
-    }
-    // Checked even when the SDK is off, so that a mistake shows up in development.
-    let Some(client) = client else {
-        return Ok(());
-    };
-    let project = client.project_name();
-    for (target, score) in scores {
-        client.enqueue(score.into_record(target, &project));
-    }
-    Ok(())
-}
-
-fn client() -> Option<crate::client::Client> {
-    if !context::recording() {
-        return None;
-    }
-    context::current_client()
-}
-
-/// Logs feedback scores of spans by span id (`PUT /v1/private/spans/feedback-scores`), through
-/// the client of the current trace, else the scoped or global client. Each score goes to the
-/// client's project unless it names one with [`Score::project_name`].
-///
-/// Every score is validated first: a blank name or a value outside ±1e9 returns an error and
-/// nothing is sent. A no-op (after validation) when the SDK is off.
-pub fn log_span_feedback_scores<I>(scores: I) -> Result<(), ScoreError>
-where
-    I: IntoIterator<Item = (Uuid, Score)>,
-{
-    log_scores(
-        scores.into_iter().map(|(id, s)| (ScoreTarget::Span(id), s)),
-        client(),
-    )
-}
-
-/// Logs feedback scores of traces by trace id (`PUT /v1/private/traces/feedback-scores`); see
-/// [`log_span_feedback_scores`].
-pub fn log_trace_feedback_scores<I>(scores: I) -> Result<(), ScoreError>
-where
-    I: IntoIterator<Item = (Uuid, Score)>,
-{
-    log_scores(
-        scores
-            .into_iter()
-            .map(|(id, s)| (ScoreTarget::Trace(id), s)),
-        client(),
-    )
-}
-
-/// Logs feedback scores of conversation threads by thread id
-/// (`PUT /v1/private/traces/threads/feedback-scores`); see [`log_span_feedback_scores`].
-pub fn log_thread_feedback_scores<I, T>(scores: I) -> Result<(), ScoreError>
-where
-    I: IntoIterator<Item = (T, Score)>,
-    T: Into<String>,
-{
-    log_scores(
-        scores
-            .into_iter()
-            .map(|(id, s)| (ScoreTarget::Thread(id.into()), s)),
-        client(),
-    )
-}
-
-/// Like the `log_*` functions, through a given client (the explicit client API).
-pub(crate) fn log_with(
-    client: Option<crate::client::Client>,
-    scores: impl IntoIterator<Item = (ScoreTarget, Score)>,
-) -> Result<(), ScoreError> {
-    log_scores(scores, client)
-}
 
 #[cfg(test)]
 mod tests {

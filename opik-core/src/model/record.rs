@@ -2,17 +2,9 @@
 //!
 //! A record is built on the caller's thread from what the tracked call saw, queued, and turned
 //! into the spec's `Trace_Write` / `Span_Write` / feedback-score items by the exporter
-//! ([`wire`]). Fields that are absent are left out of the JSON, never sent as `null`.
+//! (`wire`). Fields that are absent are left out of the JSON, never sent as `null`.
 
-mod payload;
-mod project;
-pub mod wire;
-
-pub(crate) use payload::serialization_failed;
-pub use payload::Payload;
-pub use project::ProjectName;
-
-use crate::clock::Timestamp;
+use super::{Payload, ProjectName, Tags, Timestamp};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -44,67 +36,6 @@ impl SpanType {
             SpanType::Tool => "tool",
             SpanType::Guardrail => "guardrail",
         }
-    }
-}
-
-/// Tags of a trace or span. Tags written in `#[track(tags = [...])]` are `'static` and cost no
-/// allocation per call; tags added at run time make the list owned.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Tags {
-    /// No tags.
-    #[default]
-    None,
-    /// Tags known at compile time.
-    Static(&'static [&'static str]),
-    /// Tags built or extended at run time.
-    Owned(Vec<String>),
-}
-
-impl Tags {
-    /// Tags written in the source (`Tags::None` for none).
-    pub const fn from_static(tags: &'static [&'static str]) -> Tags {
-        if tags.is_empty() {
-            Tags::None
-        } else {
-            Tags::Static(tags)
-        }
-    }
-
-    /// Whether there are no tags.
-    pub fn is_empty(&self) -> bool {
-        match self {
-            Tags::None => true,
-            Tags::Static(t) => t.is_empty(),
-            Tags::Owned(t) => t.is_empty(),
-        }
-    }
-
-    /// The tags in order.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        let (a, b): (&[&'static str], &[String]) = match self {
-            Tags::None => (&[], &[]),
-            Tags::Static(t) => (t, &[]),
-            Tags::Owned(t) => (&[], t),
-        };
-        a.iter().copied().chain(b.iter().map(String::as_str))
-    }
-
-    /// Appends tags, keeping the list free of duplicates (the spec says `uniqueItems`).
-    pub fn extend<I: IntoIterator<Item = S>, S: Into<String>>(&mut self, more: I) {
-        let mut owned: Vec<String> = self.iter().map(str::to_owned).collect();
-        for tag in more {
-            let tag = tag.into();
-            if !owned.contains(&tag) {
-                owned.push(tag);
-            }
-        }
-        *self = Tags::Owned(owned);
-    }
-}
-
-impl Serialize for Tags {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
     }
 }
 
@@ -174,24 +105,20 @@ pub struct TraceDetails {
     pub error_info: Option<ErrorInfo>,
 }
 
-/// A span as recorded. `end_time: None` is a start record of a span still running.
+/// What every trace and span record has: written once here, built once (from a span's start
+/// fields, `span::ActiveSpan`), changed once (by an update, `update::apply`) and encoded once
+/// (`wire`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct SpanRecord {
-    /// UUID v7, made when the span started.
+pub struct RecordBase {
+    /// UUID v7, made when the trace or span started.
     pub id: Uuid,
-    /// The trace the span belongs to.
-    pub trace_id: Uuid,
-    /// The enclosing span; `None` for a trace's root span.
-    pub parent_span_id: Option<Uuid>,
     /// Opik project.
     pub project_name: ProjectName,
-    /// Span name (the function's name unless set).
+    /// Name (the function's name unless set).
     pub name: Cow<'static, str>,
-    /// Span type.
-    pub span_type: SpanType,
-    /// When the span started.
+    /// When it started.
     pub start_time: Timestamp,
-    /// When it ended; `None` for a start record.
+    /// When it ended; `None` for a start record of one still running.
     pub end_time: Option<Timestamp>,
     /// Captured input (arguments by name).
     pub input: Option<Payload>,
@@ -201,6 +128,19 @@ pub struct SpanRecord {
     pub metadata: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
     /// Tags.
     pub tags: Tags,
+}
+
+/// A span as recorded. `end_time: None` is a start record of a span still running.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanRecord {
+    /// Id, project, name, times, input, output, metadata, tags.
+    pub base: RecordBase,
+    /// The trace the span belongs to.
+    pub trace_id: Uuid,
+    /// The enclosing span; `None` for a top-level span of its trace.
+    pub parent_span_id: Option<Uuid>,
+    /// Span type.
+    pub span_type: SpanType,
     /// Model, usage, cost, error.
     pub details: Option<Box<SpanDetails>>,
 }
@@ -208,24 +148,8 @@ pub struct SpanRecord {
 /// A trace as recorded. `end_time: None` is a start record of a trace still running.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TraceRecord {
-    /// UUID v7, made when the trace started.
-    pub id: Uuid,
-    /// Opik project.
-    pub project_name: ProjectName,
-    /// Trace name (the root call's name unless set).
-    pub name: Cow<'static, str>,
-    /// When the trace started.
-    pub start_time: Timestamp,
-    /// When it ended; `None` for a start record.
-    pub end_time: Option<Timestamp>,
-    /// Input of the root call.
-    pub input: Option<Payload>,
-    /// Output of the root call.
-    pub output: Option<Payload>,
-    /// Free-form metadata.
-    pub metadata: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
-    /// Tags.
-    pub tags: Tags,
+    /// Id, project, name, times, input (of the root call), output, metadata, tags.
+    pub base: RecordBase,
     /// Thread, error.
     pub details: Option<Box<TraceDetails>>,
 }

@@ -45,14 +45,6 @@ impl Payload {
         }
     }
 
-    /// A payload from any serializable value, wrapped under `key` when it is not an object.
-    /// A value that cannot be serialized is recorded as a string that says why.
-    pub fn from_serialize<T: Serialize + ?Sized>(value: &T, key: &str) -> Self {
-        let text = serde_json::to_string(value)
-            .unwrap_or_else(|e| serde_json::Value::String(serialization_failed(&e)).to_string());
-        Self::from_value_text(text, key)
-    }
-
     /// From a `serde_json::Value`, wrapped under `key` when it is not an object.
     pub fn from_json(value: &serde_json::Value, key: &str) -> Self {
         Self::from_value_text(value.to_string(), key)
@@ -77,11 +69,6 @@ impl Payload {
     /// Size of the serialized text in bytes.
     pub fn len(&self) -> usize {
         self.as_str().len()
-    }
-
-    /// Whether the text is empty (never, by the invariant; present for clippy's sake).
-    pub fn is_empty(&self) -> bool {
-        self.as_str().is_empty()
     }
 }
 
@@ -118,6 +105,17 @@ impl fmt::Debug for Payload {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Payload {
+        /// A payload from any serializable value, wrapped under `key` when it is not an object.
+        /// A value that cannot be serialized is recorded as a string that says why.
+        pub fn from_serialize<T: Serialize + ?Sized>(value: &T, key: &str) -> Self {
+            let text = serde_json::to_string(value).unwrap_or_else(|e| {
+                serde_json::Value::String(serialization_failed(&e)).to_string()
+            });
+            Self::from_value_text(text, key)
+        }
+    }
 
     #[test]
     fn non_objects_are_wrapped_like_python() {

@@ -1,4 +1,5 @@
-//! Carrying the current span and client into spawned tasks, blocking tasks and OS threads.
+//! Carrying the current span and client into spawned tasks, blocking tasks and OS threads:
+//! [`OpikContext`], captured here and entered there.
 //!
 //! The current span lives in tokio task-local storage, which a new task does not inherit:
 //! a tracked call in a task started with plain `tokio::spawn`, `std::thread::spawn` or rayon
@@ -15,7 +16,7 @@
 //!     // Same trace, `child` nests under `parent`:
 //!     let a = opik::spawn(child(1));
 //!     let b = tokio::spawn(child(2).in_current_trace());
-//!     let ctx = opik::current_context();
+//!     let ctx = opik::context::current_context();
 //!     let c = tokio::task::spawn_blocking(move || ctx.run(|| 3));
 //!     let _ = (a.await, b.await, c.await);
 //!     // A new trace of its own:
@@ -23,9 +24,10 @@
 //! }
 //! ```
 
-use crate::client::Client;
-use crate::context::{self, ActiveSpan};
-use crate::distributed::DistributedHeaders;
+use super::clients::{recording, sync_scope_client};
+use super::current::{current_span, scoped_client, sync_scope_span};
+use crate::pipe::Client;
+use crate::span::ActiveSpan;
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -52,17 +54,17 @@ pub struct OpikContext {
 ///
 /// #[opik::track]
 /// fn parent() -> u64 {
-///     let ctx = opik::current_context();
+///     let ctx = opik::context::current_context();
 ///     std::thread::spawn(move || ctx.run(|| crunch(21))).join().unwrap()
 /// }
 /// ```
 pub fn current_context() -> OpikContext {
-    if !context::recording() {
+    if !recording() {
         return OpikContext::default();
     }
     OpikContext {
-        span: context::current_span(),
-        client: context::scoped_client(),
+        span: current_span(),
+        client: scoped_client(),
     }
 }
 
@@ -77,11 +79,11 @@ impl OpikContext {
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
         match (&self.span, &self.client) {
             (None, None) => f(),
-            (Some(span), None) => context::sync_scope_span(Arc::clone(span), f),
-            (None, Some(client)) => context::sync_scope_client(client.clone(), f),
-            (Some(span), Some(client)) => context::sync_scope_client(client.clone(), || {
-                context::sync_scope_span(Arc::clone(span), f)
-            }),
+            (Some(span), None) => sync_scope_span(Arc::clone(span), f),
+            (None, Some(client)) => sync_scope_client(client.clone(), f),
+            (Some(span), Some(client)) => {
+                sync_scope_client(client.clone(), || sync_scope_span(Arc::clone(span), f))
+            }
         }
     }
 
@@ -90,7 +92,6 @@ impl OpikContext {
         WithContext {
             fut,
             ctx: self.clone(),
-            pending: None,
         }
     }
 }
@@ -112,19 +113,15 @@ pin_project! {
         #[pin]
         fut: F,
         ctx: OpikContext,
-        // Incoming distributed headers, turned into `ctx` at the first poll: the client that
-        // records the spans is the one around the future when it runs, not where it was made.
-        pending: Option<DistributedHeaders>,
     }
 }
 
 impl<F> WithContext<F> {
-    pub(crate) fn with_headers(fut: F, headers: Option<DistributedHeaders>) -> Self {
-        WithContext {
-            fut,
-            ctx: OpikContext::default(),
-            pending: headers,
-        }
+    /// The context the future is polled in, to set before its first poll (distributed headers
+    /// are turned into a context then: the client that records the spans is the one around the
+    /// future when it runs, not where it was made).
+    pub(crate) fn context_mut(self: Pin<&mut Self>) -> &mut OpikContext {
+        self.project().ctx
     }
 }
 
@@ -133,9 +130,6 @@ impl<F: Future> Future for WithContext<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        if let Some(headers) = this.pending.take() {
-            *this.ctx = headers.context();
-        }
         let fut = this.fut;
         this.ctx.run(|| fut.poll(cx))
     }

@@ -4,7 +4,7 @@
 //! part comes from a thread-local fast RNG: ids only need to be unique, not unpredictable, and a
 //! syscall or lock per span would cost more than the rest of the hot path.
 
-use crate::clock::Timestamp;
+use super::Timestamp;
 use uuid::Uuid;
 
 /// A UUID v7 whose time part is `at`.

@@ -1,0 +1,107 @@
+//! Which client a new trace reports to: the innermost `Client::scope` around the caller, else
+//! the one `opik::init()` installed; and the one relaxed load that tells a tracked call whether
+//! anything records at all.
+
+use super::current::SCOPED_CLIENT;
+use crate::pipe::Client;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::RwLock;
+
+/// The client installed by `init()`.
+static GLOBAL_CLIENT: RwLock<Option<Client>> = RwLock::new(None);
+
+/// How many clients could receive records now (the global one plus scoped ones). Zero means the
+/// SDK is off and a tracked call runs its body with nothing else than this one relaxed load.
+static LIVE_CLIENTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any client could receive records (one relaxed load: the disabled fast path).
+#[inline(always)]
+pub fn recording() -> bool {
+    LIVE_CLIENTS.load(Ordering::Relaxed) != 0
+}
+
+/// The client a trace started here reports to: the innermost scoped client, else the global
+/// one (while it accepts records).
+pub(crate) fn client_for_new_trace() -> Option<Client> {
+    if let Ok(c) = SCOPED_CLIENT.try_with(Client::clone) {
+        return Some(c);
+    }
+    GLOBAL_CLIENT
+        .read()
+        .ok()
+        .and_then(|g| g.as_ref().filter(|c| c.is_accepting()).cloned())
+}
+
+fn global_slot() -> std::sync::RwLockWriteGuard<'static, Option<Client>> {
+    match GLOBAL_CLIENT.write() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Installs `client` as the global client; returns the one it replaces.
+pub(crate) fn install_global(client: Client) -> Option<Client> {
+    let mut slot = global_slot();
+    let previous = slot.replace(client);
+    if previous.is_none() {
+        LIVE_CLIENTS.fetch_add(1, Ordering::Relaxed);
+    }
+    previous
+}
+
+/// Uninstalls `client` if it is still the global client; `false` when another `init()` has
+/// replaced it since (that one stays installed).
+pub(crate) fn uninstall_global(client: &Client) -> bool {
+    let mut slot = global_slot();
+    if !slot.as_ref().is_some_and(|c| c.same_as(client)) {
+        return false;
+    }
+    *slot = None;
+    LIVE_CLIENTS.fetch_sub(1, Ordering::Relaxed);
+    true
+}
+
+/// The global client, if one is installed.
+pub(crate) fn global_client() -> Option<Client> {
+    GLOBAL_CLIENT.read().ok().and_then(|g| g.clone())
+}
+
+/// Counts a scoped client as live while it is alive.
+struct LiveGuard;
+
+impl LiveGuard {
+    fn new() -> Self {
+        LIVE_CLIENTS.fetch_add(1, Ordering::Relaxed);
+        LiveGuard
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        LIVE_CLIENTS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub(crate) fn sync_scope_client<R>(client: Client, f: impl FnOnce() -> R) -> R {
+    let _live = LiveGuard::new();
+    SCOPED_CLIENT.sync_scope(client, f)
+}
+
+pub(crate) async fn scope_client<F: Future>(client: Client, fut: F) -> F::Output {
+    let _live = LiveGuard::new();
+    SCOPED_CLIENT.scope(client, fut).await
+}
+
+impl Client {
+    /// Runs `f` with this client receiving the traces that start inside it (sync code, or code
+    /// with no runtime), like `tracing`'s `with_default`.
+    pub fn sync_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        sync_scope_client(self.clone(), f)
+    }
+
+    /// Runs `fut` with this client receiving the traces that start inside it.
+    pub async fn scope<F: Future>(&self, fut: F) -> F::Output {
+        scope_client(self.clone(), fut).await
+    }
+}

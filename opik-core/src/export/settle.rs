@@ -1,0 +1,177 @@
+//! What an attempt's outcome does to its batch: delivered, retried (with backoff, or paused for
+//! the wait a server asked for), split, or dropped and counted; and the log lines that say so,
+//! one per outage.
+
+use super::batch::Batch;
+use super::exporter::State;
+use super::transport::SendOutcome;
+use crate::config::ExportSettings;
+use crate::model::RecordKind;
+use crate::pipe::{later, DropReason};
+use std::time::{Duration, Instant};
+
+impl State {
+    /// Logs `message` at warn level the first time `key` is seen since the last successful
+    /// delivery, at debug level afterwards: one line per kind of failure and outage, however
+    /// many batches it hits.
+    pub(super) fn log_once(&mut self, key: String, message: String) {
+        if self.logged.insert(key) {
+            tracing::warn!(target: "opik", "{message}");
+        } else {
+            tracing::debug!(target: "opik", "{message}");
+        }
+    }
+
+    pub(super) fn log_truncated(&mut self, kind: RecordKind, bytes: usize) {
+        self.log_once(
+            "truncated".into(),
+            format!(
+                "opik: a {kind} record of {bytes} bytes is too large to send; its input and output \
+                 were replaced by a truncation marker (log large payloads as attachments instead)"
+            ),
+        );
+    }
+
+    /// Settles the current batch's attempt.
+    pub(super) fn settle(&mut self, outcome: SendOutcome) {
+        let Some(mut batch) = self.current.take() else {
+            return;
+        };
+        let n = batch.records.len() as u64;
+        let k = batch.kind.index();
+        match outcome {
+            SendOutcome::Delivered => {
+                if batch.preview {
+                    self.pipe.counters.add_in_progress(n);
+                } else {
+                    self.byte_cap[k] = (self.byte_cap[k].saturating_mul(2))
+                        .min(self.settings.batch_max_bytes)
+                        .min(self.refused_size[k].saturating_sub(1))
+                        .max(1);
+                    self.pipe.counters.add_delivered(n);
+                    self.pipe.counters.add_truncated(batch.truncated);
+                    self.settled[k] += n;
+                }
+                if !self.logged.is_empty() {
+                    // One line per outage: a failure that comes back later is logged again.
+                    tracing::info!(target: "opik", "opik: Opik accepts records again");
+                    self.logged.clear();
+                }
+            }
+            SendOutcome::Rejected {
+                reason,
+                status,
+                detail,
+            } => {
+                let (key, message) = match status {
+                    Some(s @ (401 | 403)) => (
+                        format!("status {s}"),
+                        format!(
+                            "opik: Opik refused the API key or workspace (HTTP {s}): check \
+                             OPIK_API_KEY and OPIK_WORKSPACE (or api_key / workspace in \
+                             ~/.opik.config). Records are dropped until this is fixed. Server \
+                             said: {detail}"
+                        ),
+                    ),
+                    Some(s) => (
+                        format!("status {s}"),
+                        format!(
+                            "opik: Opik refused a batch of {n} {} ({detail}); dropped. Further \
+                             refusals with this status are logged at debug level",
+                            batch.kind
+                        ),
+                    ),
+                    None => (
+                        format!("{reason}"),
+                        format!("opik: could not send {n} {}: {detail}; dropped", batch.kind),
+                    ),
+                };
+                self.log_once(key, message);
+                self.drop_batch(&batch, reason);
+            }
+            SendOutcome::TooLarge => self.split(batch),
+            SendOutcome::Retry {
+                after,
+                reason,
+                detail,
+            } => {
+                let now = Instant::now();
+                let rate_limited = reason == DropReason::RateLimitedExhausted;
+                let wait = match after {
+                    Some(a) => a.min(self.settings.rate_limit_max_wait),
+                    None => backoff(&self.settings, batch.attempts),
+                };
+                if after.is_some() || rate_limited {
+                    // The server asked everyone to wait: pause the whole sender, and do not
+                    // count the pause against this batch's deadline.
+                    self.paused_until = Some(later(now, wait));
+                    batch.paused_for = batch.paused_for.saturating_add(wait);
+                }
+                let first = batch.first_try.unwrap_or(now);
+                let give_up_at =
+                    later(later(first, self.settings.retry_deadline), batch.paused_for);
+                let retries_left = batch.attempts <= self.settings.max_retries;
+                if !retries_left || later(now, wait) > give_up_at {
+                    self.log_once(
+                        format!("gave up {reason}"),
+                        format!(
+                            "opik: gave up on {n} {} after {} attempts in {:.1?}: {detail}; dropped \
+                             as {reason}",
+                            batch.kind,
+                            batch.attempts,
+                            now - first
+                        ),
+                    );
+                    self.drop_batch(&batch, reason);
+                    return;
+                }
+                self.log_once(
+                    format!("retry {reason}"),
+                    format!(
+                        "opik: sending {} failed ({detail}); retrying in {wait:.1?} (further \
+                         retries are logged at debug level)",
+                        batch.kind
+                    ),
+                );
+                batch.not_before = later(now, wait);
+                self.current = Some(batch);
+            }
+        }
+    }
+
+    pub(super) fn drop_batch(&mut self, batch: &Batch, reason: DropReason) {
+        if batch.preview {
+            return; // the final record still goes; a lost preview is no data loss
+        }
+        let n = batch.records.len() as u64;
+        self.pipe.counters.add_dropped(reason, n);
+        self.settled[batch.kind.index()] += n;
+    }
+}
+
+/// Exponential backoff with jitter: `base · 2^(attempt-1)`, capped at `backoff_max`, times a
+/// random factor in [0.5, 1).
+fn backoff(settings: &ExportSettings, attempt: u32) -> Duration {
+    let ceiling = settings
+        .backoff_base
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(settings.backoff_max);
+    ceiling.mul_f64(0.5 + fastrand::f64() * 0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let s = ExportSettings::default();
+        let first = backoff(&s, 1);
+        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+        let tenth = backoff(&s, 10);
+        assert!(
+            tenth <= s.backoff_max && tenth >= s.backoff_max / 2,
+            "{tenth:?}"
+        );
+    }
+}

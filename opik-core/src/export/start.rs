@@ -1,0 +1,54 @@
+//! Starting a pipeline: the pipe, the exporter on its own thread, and the [`Client`] handle to
+//! them, from a checked [`Config`].
+
+use super::exporter::Exporter;
+use super::http::HttpTransport;
+use super::transport::Transport;
+use crate::config::Config;
+use crate::model::ProjectName;
+use crate::pipe::{Client, Pipe};
+use std::fmt;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Why a client could not start.
+#[derive(Debug)]
+pub struct ClientError(String);
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "opik: {}", self.0)
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl Client {
+    /// A client that sends to the Opik server `config` names, batching, pacing and retrying as
+    /// its exporter settings say.
+    pub fn new(config: &Config) -> Result<Client, ClientError> {
+        let transport = HttpTransport::new(config).map_err(ClientError)?;
+        Self::with_transport(config, Box::new(transport))
+    }
+
+    /// A client whose batches go to `transport` (the local view, an in-memory capture...)
+    /// instead of Opik's REST API, with the project and exporter settings of `config`.
+    pub fn with_transport(
+        config: &Config,
+        transport: Box<dyn Transport>,
+    ) -> Result<Client, ClientError> {
+        let settings = config.export().clone();
+        let pipe = Arc::new(Pipe::new(&settings));
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let shutdown_timeout = settings.shutdown_timeout;
+        Exporter::new(Arc::clone(&pipe), transport, settings, control_rx)
+            .spawn()
+            .map_err(|e| ClientError(format!("could not start the exporter thread: {e}")))?;
+        Ok(Client::from_parts(
+            pipe,
+            control,
+            ProjectName::intern(config.project_name()),
+            shutdown_timeout,
+        ))
+    }
+}

@@ -1,0 +1,32 @@
+//! The data the SDK records, with no runtime: ids, timestamps, records and their wire form,
+//! token usage, feedback scores, the changes an update makes, and Opik's rules for tags.
+//!
+//! Owns: every value type that crosses a layer (a record is built by `span`/`recorder`, queued
+//! by `pipe`, encoded by `export`). May import nothing else of this crate: everything above
+//! depends on it, so it depends on nothing.
+
+mod clock;
+mod id;
+mod payload;
+mod project;
+mod record;
+mod score;
+mod tags;
+mod update;
+mod usage;
+pub(crate) mod wire;
+
+pub use clock::anchor;
+pub use clock::Timestamp;
+pub use id::new_id;
+pub(crate) use payload::serialization_failed;
+pub use payload::Payload;
+pub use project::ProjectName;
+pub use record::{
+    ErrorInfo, FeedbackScore, Record, RecordBase, RecordKind, ScoreTarget, SpanDetails, SpanRecord,
+    SpanType, TraceDetails, TraceRecord,
+};
+pub use score::{Score, ScoreError, MAX_SCORE_MAGNITUDE};
+pub use tags::{check_tag, check_tag_at, tag_problem, Tags, MAX_TAGS, MAX_TAG_CHARS};
+pub use update::{Merge, ScoreOptions, SpanUpdate, TraceUpdate};
+pub use usage::Usage;
