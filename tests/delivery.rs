@@ -117,8 +117,15 @@ fn client_for(server: &FakeOpik) -> Client {
     client_with(config_url(&server.base_url()), |s| s)
 }
 
-/// produced == delivered + dropped, exactly, with nothing pending.
-fn assert_accounted(stats: &Stats) {
+/// The test made `expected` records (counted by the test itself, not read back from the SDK),
+/// and each is delivered or dropped for a counted reason: produced == delivered + dropped,
+/// exactly, with nothing pending.
+fn assert_accounted(stats: &Stats, expected: u64) {
+    assert_eq!(
+        stats.produced, expected,
+        "the SDK counted {} records produced where the test made {expected}: {stats}",
+        stats.produced
+    );
     assert_eq!(
         stats.pending(),
         0,
@@ -207,7 +214,7 @@ fn c01_503_for_a_while_then_every_span_arrives_exactly_once() {
     assert_eq!(stats.produced, 20 * 6);
     assert_eq!(stats.delivered, stats.produced, "{stats}");
     assert_eq!(stats.dropped_total(), 0);
-    assert_accounted(&stats);
+    assert_accounted(&stats, 20 * 6);
     assert_eq!(server.spans().len(), 20 * 5);
     assert_eq!(server.traces().len(), 20);
     server.assert_delivered_once(Entity::Span);
@@ -235,7 +242,7 @@ fn c01b_5xx_past_the_retry_deadline_ends_as_http_5xx_exhausted() {
     let took = t.elapsed();
     assert!(report.completed, "{report:?}");
     assert_eq!(report.stats.dropped(DropReason::Http5xxExhausted), 4);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 4);
     // Bounded by the per-batch deadline, not by max_retries (50 here).
     assert!(took < Duration::from_secs(3), "{took:?}");
     assert!(batch_requests(&server) < 40, "{}", batch_requests(&server));
@@ -265,7 +272,7 @@ fn c02_connection_refused_until_the_server_starts_then_all_delivered() {
     let took = t.elapsed();
     assert!(report.completed, "{report:?}");
     assert_eq!(report.stats.delivered, 50, "{}", report.stats);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 10 * 5);
     server.assert_delivered_once(Entity::Span);
     assert!(server.listening_since().is_some());
     server.assert_valid();
@@ -286,7 +293,7 @@ fn c02b_connection_refused_for_good_ends_as_network() {
     let report = client.flush(Duration::from_secs(10));
     assert!(report.completed);
     assert_eq!(report.stats.dropped(DropReason::Network), 3);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 3);
 }
 
 // ---- 3. 429 with each header kind ----------------------------------------------------------
@@ -305,7 +312,7 @@ fn rate_limited(header: &str, value: &str, expect_pause: Duration) {
     let took = t.elapsed();
     assert!(report.completed, "{report:?}");
     assert_eq!(report.stats.delivered, 20);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 5 * 4);
     server.assert_delivered_once(Entity::Trace);
     server.assert_delivered_once(Entity::Span);
 
@@ -371,7 +378,7 @@ fn c03d_429_without_headers_is_retried_with_backoff_not_dropped() {
     let report = client.flush(Duration::from_secs(10));
     assert!(report.completed);
     assert_eq!(report.stats.delivered, 5);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 5);
     server.assert_delivered_once(Entity::Span);
 }
 
@@ -390,7 +397,7 @@ fn c03e_429_forever_ends_as_rate_limited_exhausted() {
     let took = t.elapsed();
     assert!(report.completed);
     assert_eq!(report.stats.dropped(DropReason::RateLimitedExhausted), 3);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 3);
     assert_eq!(
         batch_requests(&server),
         2 * 4,
@@ -425,7 +432,7 @@ fn c03f_a_huge_server_wait_is_capped_and_a_flush_meanwhile_returns_by_its_deadli
     let took = t.elapsed();
     assert!(report.completed);
     assert_eq!(report.stats.delivered, 3);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 3);
     assert!(
         took >= Duration::from_millis(700) && took < Duration::from_secs(3),
         "{took:?}"
@@ -484,14 +491,14 @@ fn c04_never_answering_server_flush_returns_by_its_deadline_and_shutdown_counts_
         shutdown_took < Duration::from_millis(1300),
         "{shutdown_took:?}"
     );
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 10 * 5);
     assert_eq!(report.stats.delivered, 0);
     assert_eq!(report.stats.dropped(DropReason::ShutdownDeadline), 50);
     // Records made after shutdown are counted too.
     client.sync_scope(|| root(1));
     let after = client.stats();
     assert_eq!(after.dropped(DropReason::AfterShutdown), 3);
-    assert_accounted(&after);
+    assert_accounted(&after, 10 * 5 + 3);
     // Flushing a shut-down client answers at once: nothing is pending any more.
     let t2 = Instant::now();
     let again = client.flush(Duration::from_secs(5));
@@ -531,7 +538,7 @@ fn c04_child_guard_drop() {
             t.elapsed(),
             client.stats()
         );
-        assert_accounted(&client.stats());
+        assert_accounted(&client.stats(), 5 * 4);
     };
     match std::env::var("OPIK_DELIVERY_CHILD_RUNTIME").as_deref() {
         Ok("current") => tokio::runtime::Builder::new_current_thread()
@@ -636,7 +643,7 @@ fn c05_burst_far_above_the_queue_with_a_stalled_server_is_counted_and_bounded() 
     let report = client.shutdown(Duration::from_millis(200));
     let took = t.elapsed();
     let stats = report.stats;
-    assert_accounted(&stats);
+    assert_accounted(&stats, u64::from(rounds) * 12);
     assert_eq!(
         stats.produced,
         stats.delivered
@@ -680,7 +687,7 @@ fn c05b_after_an_overload_spans_are_queued_again() {
     client.sync_scope(|| root(5));
     let after = client.flush(Duration::from_secs(5));
     assert!(after.completed);
-    assert_accounted(&after.stats);
+    assert_accounted(&after.stats, 102 + 7);
     assert_eq!(
         after.stats.delivered - delivered_before,
         7,
@@ -712,7 +719,7 @@ fn c06a_413_on_a_big_batch_splits_it_and_everything_arrives() {
     let took = t.elapsed();
     assert!(report.completed);
     assert_eq!(report.stats.delivered, 110);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 10 * 11);
     assert_eq!(server.spans().len(), 100);
     server.assert_delivered_once(Entity::Span);
     let span_requests = server.request_count("/spans/batch");
@@ -747,7 +754,7 @@ fn c06b_a_single_record_too_large_is_truncated_and_delivered() {
     assert!(report.completed);
     assert_eq!(report.stats.delivered, 2);
     assert_eq!(report.stats.truncated, 2);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 2);
     let spans = server.spans();
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0]["input"]["opik_truncated"], Value::Bool(true));
@@ -783,7 +790,7 @@ fn c06c_a_record_above_max_record_bytes_is_truncated_before_sending() {
         Value::Bool(true)
     );
     assert_eq!(batch_requests(&server), 2, "no request was refused");
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 2);
 }
 
 #[test]
@@ -797,7 +804,7 @@ fn c06e_repeated_413_on_tiny_requests_always_makes_progress() {
     assert!(report.completed, "{report:?}");
     assert_eq!(report.stats.delivered, 3);
     assert_eq!(report.stats.truncated, 1);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 3);
     assert_eq!(
         server.request_count("/spans/batch"),
         4,
@@ -816,7 +823,7 @@ fn c06f_a_record_refused_even_truncated_is_dropped_as_too_large() {
     assert!(report.completed, "{report:?}");
     assert_eq!(report.stats.dropped(DropReason::TooLarge), 1);
     assert_eq!(report.stats.delivered, 2);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 3);
 }
 
 #[test]
@@ -863,7 +870,7 @@ fn c00_records_go_out_on_the_flush_interval_without_a_flush() {
     );
     let report = client.flush(Duration::from_secs(5));
     assert_eq!(report.stats.delivered, 4);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 4);
 }
 
 // ---- 7. 400 ---------------------------------------------------------------------------------
@@ -886,7 +893,7 @@ fn c07_a_400_drops_that_batch_only_and_later_batches_go_through() {
     let stats = client.stats();
     assert_eq!(stats.dropped(DropReason::Http4xx), 3, "{stats}");
     assert_eq!(stats.delivered, 12 - 3);
-    assert_accounted(&stats);
+    assert_accounted(&stats, 3 * 4);
     assert_eq!(server.spans().len(), 6);
     assert_eq!(server.request_count("/spans/batch"), 3, "no retry of a 400");
     assert!(
@@ -917,7 +924,7 @@ fn c08_a_401_logs_once_counts_and_does_not_retry() {
     let stats = client.stats();
     assert_eq!(stats.dropped(DropReason::Http4xx), 20);
     assert_eq!(stats.delivered, 0);
-    assert_accounted(&stats);
+    assert_accounted(&stats, 5 * 4);
     assert_eq!(
         batch_requests(&server),
         10,
@@ -953,7 +960,7 @@ async fn c09_a_long_span_is_sent_early_and_completed_by_a_newer_upsert() {
         "previews are not records of their own"
     );
     assert_eq!(report.stats.delivered, 4);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 4);
     assert_eq!(
         report.stats.in_progress_sent, 3,
         "root span, trace and long child"
@@ -1024,7 +1031,7 @@ fn c09b_sync_spans_watched_for_long_runs_are_roots_and_typed_spans() {
     let took = t.elapsed();
     assert!(report.completed);
     assert_eq!(report.stats.produced, 4);
-    assert_accounted(&report.stats);
+    assert_accounted(&report.stats, 4);
     let spans = server.deliveries(Entity::Span);
     let sent = |name: &str| -> usize {
         spans
@@ -1095,7 +1102,7 @@ fn under_runtime(label: &str, rt: Option<tokio::runtime::Runtime>) {
         "{label}"
     );
     assert_eq!(shutdown.stats.delivered, 12, "{label}: {}", shutdown.stats);
-    assert_accounted(&shutdown.stats);
+    assert_accounted(&shutdown.stats, 12);
     server.assert_delivered_once(Entity::Span);
     figures(
         &format!("10 {label}"),

@@ -24,19 +24,28 @@
 //! (`http`, `local`) and starting a pipeline (`start`). May import `model`, `config` and
 //! `pipe`; never `span` or `context`: the exporter sees records, not live spans.
 
+// The exporter thread and the HTTP transport exist only in a build that records (the `enabled`
+// feature): without it a client is inert and nothing here needs a runtime, gzip or HTTP.
+#[cfg(feature = "enabled")]
 mod batch;
+#[cfg(feature = "enabled")]
 mod exporter;
+#[cfg(feature = "enabled")]
 mod flush;
+#[cfg(feature = "enabled")]
 mod http;
 pub(crate) mod local;
+#[cfg(feature = "enabled")]
 mod settle;
 mod start;
 pub(crate) mod transport;
+#[cfg(feature = "enabled")]
 mod watch;
 
 pub use start::ClientError;
 
 /// How many endpoints records are batched to (one list and one byte cap each).
+#[cfg(feature = "enabled")]
 const KINDS: usize = crate::model::RecordKind::ALL.len();
 
 pub(crate) use local::local_client;

@@ -1,8 +1,6 @@
 //! Starting a pipeline: the pipe, the exporter on its own thread, and the [`Client`] handle to
 //! them, from a checked [`Config`].
 
-use super::exporter::Exporter;
-use super::http::HttpTransport;
 use super::transport::Transport;
 use crate::config::Config;
 use crate::model::ProjectName;
@@ -26,9 +24,19 @@ impl std::error::Error for ClientError {}
 impl Client {
     /// A client that sends to the Opik server `config` names, batching, pacing and retrying as
     /// its exporter settings say.
+    ///
+    /// In a build without the `enabled` feature the client is inert: it takes records and
+    /// drops them uncounted, and no exporter thread starts.
     pub fn new(config: &Config) -> Result<Client, ClientError> {
-        let transport = HttpTransport::new(config).map_err(ClientError)?;
-        Self::with_transport(config, Box::new(transport))
+        #[cfg(feature = "enabled")]
+        {
+            let transport = super::http::HttpTransport::new(config).map_err(ClientError)?;
+            Self::with_transport(config, Box::new(transport))
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            Ok(Self::inert(config))
+        }
     }
 
     /// A client whose batches go to `transport` (the local view, an in-memory capture...)
@@ -37,18 +45,39 @@ impl Client {
         config: &Config,
         transport: Box<dyn Transport>,
     ) -> Result<Client, ClientError> {
-        let settings = config.export().clone();
-        let pipe = Arc::new(Pipe::new(&settings));
-        let (control, control_rx) = mpsc::unbounded_channel();
-        let shutdown_timeout = settings.shutdown_timeout;
-        Exporter::new(Arc::clone(&pipe), transport, settings, control_rx)
-            .spawn()
-            .map_err(|e| ClientError(format!("could not start the exporter thread: {e}")))?;
-        Ok(Client::from_parts(
-            pipe,
+        #[cfg(feature = "enabled")]
+        {
+            let settings = config.export().clone();
+            let pipe = Arc::new(Pipe::new(&settings));
+            let (control, control_rx) = mpsc::unbounded_channel();
+            let shutdown_timeout = settings.shutdown_timeout;
+            super::exporter::Exporter::new(Arc::clone(&pipe), transport, settings, control_rx)
+                .spawn()
+                .map_err(|e| ClientError(format!("could not start the exporter thread: {e}")))?;
+            Ok(Client::from_parts(
+                pipe,
+                control,
+                ProjectName::intern(config.project_name()),
+                shutdown_timeout,
+            ))
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            drop(transport);
+            Ok(Self::inert(config))
+        }
+    }
+
+    /// A client with no exporter (a build without `enabled`): every record is dropped where it
+    /// is produced, flushes answer at once.
+    #[cfg_attr(feature = "enabled", allow(dead_code))]
+    fn inert(config: &Config) -> Client {
+        let (control, _) = mpsc::unbounded_channel();
+        Client::from_parts(
+            Arc::new(Pipe::inert()),
             control,
             ProjectName::intern(config.project_name()),
-            shutdown_timeout,
-        ))
+            config.export().shutdown_timeout,
+        )
     }
 }

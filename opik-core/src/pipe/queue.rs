@@ -54,6 +54,21 @@ impl Pipe {
         }
     }
 
+    /// A pipe nothing is ever queued on (an inert client's): the smallest queue, no watch.
+    #[cfg_attr(feature = "enabled", allow(dead_code))]
+    pub(crate) fn inert() -> Self {
+        Pipe {
+            queue: ArrayQueue::new(1),
+            counters: Counters::default(),
+            wake: Notify::new(),
+            wake_armed: AtomicBool::new(false),
+            wake_at: 1,
+            saturated: AtomicBool::new(false),
+            closed: AtomicBool::new(true),
+            started: None,
+        }
+    }
+
     /// The capacity of the watch queue (the exporter's list of watched spans is as long).
     pub(crate) const WATCH_CAPACITY: usize = WATCH_QUEUE;
 

@@ -120,3 +120,23 @@ pub fn tracked_calls_record_nothing() -> Option<bool> {
     });
     Some(client.stats().produced == 0 && !updated)
 }
+
+/// Code instrumented with `tracing` under `OpikLayer`, the way a library enabling `opik/tracing`
+/// would record it: a GenAI span inside a tracked call, recorded with `opik::testing`. Returns
+/// how many traces and spans were captured (none, with the feature off).
+pub fn traced_calls_record_nothing() -> (usize, usize) {
+    use tracing_subscriber::prelude::*;
+    let subscriber = tracing_subscriber::registry().with(opik::integrations::OpikLayer::new());
+    let recorded = tracing::subscriber::with_default(subscriber, || {
+        opik::testing::record(|| {
+            let _ = all_arguments(1, "2");
+            let span = tracing::info_span!(
+                "chat",
+                gen_ai.operation.name = "chat",
+                gen_ai.request.model = "gpt-4o-mini"
+            );
+            span.in_scope(|| Counter { n: 0 }.bump());
+        })
+    });
+    (recorded.traces().len(), recorded.spans().len())
+}

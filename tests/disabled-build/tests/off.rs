@@ -49,3 +49,11 @@ fn init_is_never_enabled_and_flush_returns_at_once() {
     assert_eq!(report.stats.produced, 0);
     assert_eq!(stats.produced, 0);
 }
+
+#[test]
+fn integration_features_without_enabled_record_nothing() {
+    if !feature_is_off() {
+        return;
+    }
+    assert_eq!(traced_calls_record_nothing(), (0, 0));
+}
