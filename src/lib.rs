@@ -273,7 +273,7 @@ pub mod config {
 /// docs).
 pub mod context {
     pub use opik_core::{
-        current_context, spawn, spawn_blocking, FutureExt, OpikContext, WithContext,
+        current_context, spawn, spawn_blocking, ClientScoped, FutureExt, OpikContext, WithContext,
     };
 }
 

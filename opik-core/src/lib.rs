@@ -40,7 +40,9 @@ pub use config::{
     CLOUD_URL, DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE, MAX_BATCH_ITEMS, MAX_MAX_RETRIES,
     MAX_QUEUE_CAPACITY, MIN_BATCH_MAX_BYTES,
 };
-pub use context::{current_context, spawn, spawn_blocking, FutureExt, OpikContext, WithContext};
+pub use context::{
+    current_context, spawn, spawn_blocking, ClientScoped, FutureExt, OpikContext, WithContext,
+};
 pub use export::{
     default_path, format_duration, render_trace, ClientError, EncodedBatch, LocalTransport,
     SendFuture, SendOutcome, Transport,
@@ -70,7 +72,8 @@ pub mod __private {
         Probe, ViaDebug, ViaSerialize, ViaTypeName,
     };
     pub use crate::recorder::{
-        call_once, flush_current, flush_current_async, run_sync, Call, CallStart, SpanMeta, Tracked,
+        call_once, flush_current, flush_current_async, run_sync, AtFirstPoll, Call, CallStart,
+        SpanMeta, StartAt, Started, Tracked,
     };
 
     /// Whether a span is current (a tracked call, an explicit span or trace made current, or

@@ -186,17 +186,25 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
             let output = ReturnKind::of_type(out_ty);
             let capture_output = output.capture(args.capture_output());
             let fake_return = fake_return_edge(&sig.output);
-            let wrapped = quote! {
-                async move {
-                    let __opik_call = ::opik::__private::Call::start_with(&__OPIK_META, __opik_pre);
-                    let __opik_ret = ::opik::__private::Tracked::new(
-                        __opik_call,
-                        __opik_fut,
-                        __opik_output,
-                    ).await;
-                    #flush_async
-                    __opik_ret
-                }
+            // The span starts at the future's first poll, inside `Tracked` itself: no async
+            // block around it (one frame less per level of nesting), unless a flush follows.
+            let tracked = quote! {
+                ::opik::__private::Tracked::deferred(
+                    &__OPIK_META,
+                    __opik_pre,
+                    __opik_fut,
+                    __opik_output,
+                )
+            };
+            let wrapped = match &flush_async {
+                Some(flush) => quote! {
+                    async move {
+                        let __opik_ret = #tracked.await;
+                        #flush
+                        __opik_ret
+                    }
+                },
+                None => tracked,
             };
             let (remote, wrapped) = match &args.distributed_headers {
                 Some(headers) => (

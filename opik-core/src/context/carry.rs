@@ -79,11 +79,9 @@ impl OpikContext {
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
         match (&self.span, &self.client) {
             (None, None) => f(),
-            (Some(span), None) => sync_scope_span(Arc::clone(span), f),
-            (None, Some(client)) => sync_scope_client(client.clone(), f),
-            (Some(span), Some(client)) => {
-                sync_scope_client(client.clone(), || sync_scope_span(Arc::clone(span), f))
-            }
+            (Some(span), None) => sync_scope_span(span, f),
+            (None, Some(client)) => sync_scope_client(client, f),
+            (Some(span), Some(client)) => sync_scope_client(client, || sync_scope_span(span, f)),
         }
     }
 

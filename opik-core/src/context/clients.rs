@@ -2,11 +2,14 @@
 //! the one `opik::init()` installed; and the one relaxed load that tells a tracked call whether
 //! anything records at all.
 
-use super::current::SCOPED_CLIENT;
+use super::current;
 use crate::pipe::Client;
+use pin_project_lite::pin_project;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::RwLock;
+use std::task::{Context, Poll};
 
 /// The client installed by `init()`.
 static GLOBAL_CLIENT: RwLock<Option<Client>> = RwLock::new(None);
@@ -24,7 +27,7 @@ pub fn recording() -> bool {
 /// The client a trace started here reports to: the innermost scoped client, else the global
 /// one (while it accepts records).
 pub(crate) fn client_for_new_trace() -> Option<Client> {
-    if let Ok(c) = SCOPED_CLIENT.try_with(Client::clone) {
+    if let Some(c) = current::scoped_client() {
         return Some(c);
     }
     GLOBAL_CLIENT
@@ -68,7 +71,7 @@ pub(crate) fn global_client() -> Option<Client> {
 }
 
 /// Counts a scoped client as live while it is alive.
-struct LiveGuard;
+pub(crate) struct LiveGuard;
 
 impl LiveGuard {
     fn new() -> Self {
@@ -83,25 +86,45 @@ impl Drop for LiveGuard {
     }
 }
 
-pub(crate) fn sync_scope_client<R>(client: Client, f: impl FnOnce() -> R) -> R {
+pub(crate) fn sync_scope_client<R>(client: &Client, f: impl FnOnce() -> R) -> R {
     let _live = LiveGuard::new();
-    SCOPED_CLIENT.sync_scope(client, f)
+    current::sync_scope_client(client, f)
 }
 
-pub(crate) async fn scope_client<F: Future>(client: Client, fut: F) -> F::Output {
-    let _live = LiveGuard::new();
-    SCOPED_CLIENT.scope(client, fut).await
+pin_project! {
+    /// A future polled with a client receiving the traces that start in it; made by
+    /// [`Client::scope`].
+    pub struct ClientScoped<F> {
+        #[pin]
+        fut: F,
+        client: Client,
+        live: LiveGuard,
+    }
+}
+
+impl<F: Future> Future for ClientScoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let fut = this.fut;
+        current::sync_scope_client(this.client, || fut.poll(cx))
+    }
 }
 
 impl Client {
     /// Runs `f` with this client receiving the traces that start inside it (sync code, or code
     /// with no runtime), like `tracing`'s `with_default`.
     pub fn sync_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        sync_scope_client(self.clone(), f)
+        sync_scope_client(self, f)
     }
 
-    /// Runs `fut` with this client receiving the traces that start inside it.
-    pub async fn scope<F: Future>(&self, fut: F) -> F::Output {
-        scope_client(self.clone(), fut).await
+    /// `fut`, with this client receiving the traces that start inside it.
+    pub fn scope<F: Future>(&self, fut: F) -> ClientScoped<F> {
+        ClientScoped {
+            fut,
+            client: self.clone(),
+            live: LiveGuard::new(),
+        }
     }
 }

@@ -6,7 +6,10 @@
 //! depends on it, so it depends on nothing.
 
 mod clock;
+mod depth;
+mod guard;
 mod id;
+mod json;
 mod payload;
 mod project;
 mod record;
@@ -18,7 +21,10 @@ pub(crate) mod wire;
 
 pub use clock::anchor;
 pub use clock::Timestamp;
+pub(crate) use depth::Limited;
+pub(crate) use guard::{guarded, panic_message};
 pub use id::new_id;
+pub(crate) use json::to_value;
 pub(crate) use payload::serialization_failed;
 pub use payload::Payload;
 pub use project::ProjectName;

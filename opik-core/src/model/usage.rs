@@ -15,6 +15,10 @@
 //!   chat completions, OpenAI responses, Google, Anthropic, Bedrock, Mistral);
 //! - a map that fits none keeps its `prompt_tokens`/`completion_tokens` if present and derives
 //!   `total_tokens` from them.
+//!
+//! Sums saturate: counts near `i64::MAX` (a provider's bug, or a hostile payload) make a total
+//! that does not fit the spec's int32 and is left out, never an overflow panic (debug builds) or
+//! a wrapped negative count (release builds).
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -78,7 +82,7 @@ impl Usage {
     /// Usage from any serializable value, e.g. a provider SDK's usage struct.
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Usage {
         Usage {
-            original: serde_json::to_value(value).unwrap_or(Value::Null),
+            original: super::to_value(value),
         }
     }
 
@@ -170,11 +174,11 @@ fn google(m: &Map<String, Value>) -> Option<Counts> {
         .unwrap_or(0);
     let thoughts = optional(m, "thoughts_token_count").ok()?;
     optional(m, "cached_content_token_count").ok()?;
-    let prompt = prompt_count + tool_use;
-    let completion = if prompt + candidates == total {
+    let prompt = prompt_count.saturating_add(tool_use);
+    let completion = if prompt.saturating_add(candidates) == total {
         candidates
     } else {
-        candidates + thoughts.unwrap_or(0)
+        candidates.saturating_add(thoughts.unwrap_or(0))
     };
     Some(Counts {
         prompt: Some(prompt),
@@ -197,22 +201,27 @@ fn anthropic(m: &Map<String, Value>) -> Option<Counts> {
                 .iter()
                 .map(|it| {
                     get(it, "input_tokens")
-                        + get(it, "cache_read_input_tokens")
-                        + get(it, "cache_creation_input_tokens")
+                        .saturating_add(get(it, "cache_read_input_tokens"))
+                        .saturating_add(get(it, "cache_creation_input_tokens"))
                 })
-                .sum();
-            let completion = iterations.iter().map(|it| get(it, "output_tokens")).sum();
+                .fold(0i64, i64::saturating_add);
+            let completion = iterations
+                .iter()
+                .map(|it| get(it, "output_tokens"))
+                .fold(0i64, i64::saturating_add);
             (prompt, completion)
         }
         _ => (
-            input + cache_read.unwrap_or(0) + cache_creation.unwrap_or(0),
+            input
+                .saturating_add(cache_read.unwrap_or(0))
+                .saturating_add(cache_creation.unwrap_or(0)),
             output,
         ),
     };
     Some(Counts {
         prompt: Some(prompt),
         completion: Some(completion),
-        total: Some(prompt + completion),
+        total: Some(prompt.saturating_add(completion)),
     })
 }
 
@@ -221,11 +230,11 @@ fn bedrock(m: &Map<String, Value>) -> Option<Counts> {
     let output = required(m, "outputTokens")?;
     let read = optional(m, "cacheReadInputTokens").ok()?.unwrap_or(0);
     let write = optional(m, "cacheWriteInputTokens").ok()?.unwrap_or(0);
-    let prompt = input + read + write;
+    let prompt = input.saturating_add(read).saturating_add(write);
     Some(Counts {
         prompt: Some(prompt),
         completion: Some(output),
-        total: Some(prompt + output),
+        total: Some(prompt.saturating_add(output)),
     })
 }
 

@@ -75,13 +75,15 @@ impl Client {
             return;
         }
         let pipe = &self.shared.pipe;
-        pipe.counters.add_produced(1);
         if !self.is_accepting() {
-            pipe.counters.add_dropped(DropReason::AfterShutdown, 1);
+            pipe.counters
+                .add_dropped_unqueued(DropReason::AfterShutdown, 1);
             return;
         }
+        pipe.counters.add_queued(1);
         if pipe.queue.push(record).is_err() {
-            pipe.counters.add_dropped(DropReason::QueueFull, 1);
+            pipe.counters.unqueue(1);
+            pipe.counters.add_dropped_unqueued(DropReason::QueueFull, 1);
             if !pipe.saturated.load(Ordering::Relaxed) {
                 pipe.saturated.store(true, Ordering::Relaxed);
             }
@@ -114,8 +116,7 @@ impl Client {
             && pipe.saturated.load(Ordering::Relaxed)
             && self.is_accepting()
         {
-            pipe.counters.add_produced(1);
-            pipe.counters.add_dropped(DropReason::QueueFull, 1);
+            pipe.counters.add_dropped_unqueued(DropReason::QueueFull, 1);
             return true;
         }
         false

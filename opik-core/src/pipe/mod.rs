@@ -8,6 +8,7 @@
 
 mod client;
 mod deadline;
+mod produced;
 mod queue;
 mod stats;
 mod watched;

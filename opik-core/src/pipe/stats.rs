@@ -1,16 +1,17 @@
 //! Delivery accounting: every record produced is, at any moment, delivered, dropped for a
 //! counted reason, or still on its way: `produced == delivered + dropped + pending`.
 //!
-//! `produced` is counted where records are produced (the one funnel, `Client::enqueue`, and the
-//! drop-before-build under overload), not derived from what the exporter took: so the equation
-//! can fail, and a failure is a bug the tests would see (a record lost without being counted).
-//! Each producing thread counts on a shard of its own (a cache line per shard), so that the
-//! count costs an uncontended atomic add and does not bounce a line between producer threads or
-//! with the exporter.
+//! `produced` is counted where records are produced, by the producing thread, in the one funnel
+//! (`Client::enqueue`, and the drop-before-build under overload): each record is counted there
+//! exactly once, as queued (in a slot of the thread's own, [`PerThread`]: no atomic
+//! read-modify-write on the hot path) or as dropped before it reached the queue (`queue_full`,
+//! `after_shutdown`). It is not derived from what the exporter took, so the equation can fail,
+//! and a failure is a bug the tests would see: a record lost without being counted.
 
+use super::produced::PerThread;
 use crossbeam_utils::CachePadded;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why records were dropped. Each has its own counter in [`Stats`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -84,34 +85,38 @@ impl fmt::Display for DropReason {
 /// bumps with every batch, would bounce that line between the two cores under overload.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    /// Records produced, by shard (see the module docs).
-    produced: [CachePadded<AtomicU64>; SHARDS],
+    /// Records their producers pushed onto the queue.
+    queued: PerThread,
     /// Records the exporter took off the queue.
     pub(crate) taken: AtomicU64,
     pub(crate) delivered: AtomicU64,
+    /// Records dropped after they were queued (by the exporter, or drained at shutdown).
     dropped: CachePadded<[AtomicU64; DropReason::ALL.len()]>,
+    /// Records dropped by their producer before they reached the queue.
+    unqueued: CachePadded<[AtomicU64; DropReason::ALL.len()]>,
     truncated: AtomicU64,
     in_progress: AtomicU64,
 }
 
-/// Shards of the `produced` counter: more than the cores of most hosts that run one app.
-const SHARDS: usize = 16;
-
-thread_local! {
-    /// The shard this thread counts on, given round robin when it first produces a record.
-    static SHARD: usize = {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS
-    };
-}
-
 impl Counters {
-    /// Counts `n` records produced by this thread.
+    /// Counts a record this thread is about to push onto the queue (before the push, so that
+    /// the exporter can never settle a record not yet counted).
     #[inline]
-    pub(crate) fn add_produced(&self, n: u64) {
-        // A thread being torn down (its locals gone) counts on shard 0.
-        let shard = SHARD.try_with(|s| *s).unwrap_or(0);
-        self.produced[shard].fetch_add(n, Ordering::Relaxed);
+    pub(crate) fn add_queued(&self, n: u64) {
+        self.queued.add(n);
+    }
+
+    /// Takes back [`add_queued`](Self::add_queued) for a push that failed (the record is then
+    /// counted as dropped before the queue instead).
+    #[inline]
+    pub(crate) fn unqueue(&self, n: u64) {
+        self.queued.sub(n);
+    }
+
+    /// Counts records their producer dropped before they reached the queue.
+    #[inline]
+    pub(crate) fn add_dropped_unqueued(&self, reason: DropReason, n: u64) {
+        self.unqueued[reason.index()].fetch_add(n, Ordering::Release);
     }
 
     pub(crate) fn add_taken(&self, n: u64) {
@@ -143,14 +148,13 @@ impl Counters {
     pub(crate) fn snapshot(&self) -> Stats {
         let delivered = self.delivered.load(Ordering::Acquire);
         let mut dropped = [0u64; DropReason::ALL.len()];
-        for (slot, counter) in dropped.iter_mut().zip(self.dropped.iter()) {
-            *slot = counter.load(Ordering::Acquire);
+        let mut unqueued = 0;
+        for (i, slot) in dropped.iter_mut().enumerate() {
+            let before = self.unqueued[i].load(Ordering::Acquire);
+            unqueued += before;
+            *slot = self.dropped[i].load(Ordering::Acquire) + before;
         }
-        let produced = self
-            .produced
-            .iter()
-            .map(|shard| shard.load(Ordering::Relaxed))
-            .sum();
+        let produced = self.queued.sum() + unqueued;
         let stats = Stats {
             produced,
             delivered,

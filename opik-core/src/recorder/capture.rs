@@ -8,7 +8,7 @@
 //! [`ErrProbe`]: `std::error::Error` (message and `source()` chain), else `Display + Debug`,
 //! else `Debug`, else the type name.
 
-use crate::model::{serialization_failed, ErrorInfo, Payload};
+use crate::model::{guarded, serialization_failed, ErrorInfo, Limited, Payload};
 use serde::Serialize;
 use std::cell::Cell;
 use std::fmt::{self, Debug, Display, Write as _};
@@ -64,13 +64,23 @@ impl JsonBuf {
         }
     }
 
-    /// Writes `value` as JSON. A value serde cannot serialize (a NaN float, a map with
-    /// non-string keys...) is written as a string saying why: recording never panics.
+    /// Writes `value` as JSON, at most 100 levels deep (a
+    /// marker past that). A value serde cannot serialize (a NaN float, a map with non-string
+    /// keys...) is written as a string saying why, and so is one whose `Serialize` impl panics:
+    /// recording never fails, nor panics into the app.
     pub fn serialize<T: Serialize + ?Sized>(&mut self, value: &T) {
         let mark = self.bytes.len();
-        if let Err(e) = serde_json::to_writer(&mut self.bytes, value) {
-            self.bytes.truncate(mark);
-            self.string(&serialization_failed(&e));
+        let bytes = &mut self.bytes;
+        match guarded(|| serde_json::to_writer(bytes, &Limited(value))) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                self.bytes.truncate(mark);
+                self.string(&serialization_failed(&e));
+            }
+            Err(panic) => {
+                self.bytes.truncate(mark);
+                self.string(&panicked("Serialize", &panic));
+            }
         }
     }
 
@@ -80,10 +90,9 @@ impl JsonBuf {
         let _ = serde_json::to_writer(&mut self.bytes, text);
     }
 
-    /// Writes the `Debug` form of `value` as a JSON string.
+    /// Writes the `Debug` form of `value` as a JSON string (a note, if the impl panics).
     pub fn debug<T: Debug + ?Sized>(&mut self, value: &T) {
-        let mut text = String::new();
-        let _ = write!(text, "{value:?}");
+        let text = guarded(|| format!("{value:?}")).unwrap_or_else(|p| panicked("Debug", &p));
         self.string(&text);
     }
 
@@ -158,14 +167,77 @@ pub trait ErrViaError {
 }
 impl<E: std::error::Error + ?Sized> ErrViaError for &&&ErrProbe<'_, E> {
     fn opik_error(&self) -> ErrorInfo {
-        let mut traceback = format!("{:?}", DebugAdapter(self.0));
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            let _ = write!(traceback, "\nCaused by: {s}");
-            source = s.source();
-        }
-        ErrorInfo::new(short_type_name::<E>(), self.0.to_string()).with_traceback(traceback)
+        let error = self.0;
+        let message = display(error);
+        let mut traceback = debug_text(&DebugAdapter(error));
+        write_causes(&mut traceback, error);
+        ErrorInfo::new(short_type_name::<E>(), message).with_traceback(traceback)
     }
+}
+
+/// How many `source()` causes a traceback lists; a chain longer than this (or one that loops
+/// back on itself) ends with a note. Real chains are a handful deep.
+const MAX_CAUSES: usize = 32;
+
+/// Longest text kept from one `Display` or `Debug` of an error, in bytes.
+const MAX_ERROR_TEXT: usize = 16 << 10;
+
+/// Appends `Caused by: ...` for each cause of `error`, stopping at [`MAX_CAUSES`] or at a cause
+/// already listed: a `source()` chain that loops would otherwise never end (and grow the
+/// traceback until the process runs out of memory).
+fn write_causes<E: std::error::Error + ?Sized>(traceback: &mut String, error: &E) {
+    // Causes are told apart by their whole pointer (data and vtable): a struct and its first
+    // field share an address (`Outer(Inner)`: `source()` returns a pointer to the same place).
+    let mut seen: Vec<*const dyn std::error::Error> = Vec::new();
+    let mut source = guarded(|| error.source()).ok().flatten();
+    while let Some(cause) = source {
+        let at = cause as *const dyn std::error::Error;
+        if let Some(i) = seen.iter().position(|p| std::ptr::eq(*p, at)) {
+            let _ = write!(
+                traceback,
+                "\n(the chain of causes loops back to cause {} here)",
+                i + 1
+            );
+            return;
+        }
+        if seen.len() >= MAX_CAUSES {
+            let _ = write!(traceback, "\n(more causes follow; {MAX_CAUSES} are listed)");
+            return;
+        }
+        seen.push(at);
+        let _ = write!(traceback, "\nCaused by: {}", display(cause));
+        source = guarded(|| cause.source()).ok().flatten();
+    }
+}
+
+/// `value.to_string()`, cut at [`MAX_ERROR_TEXT`] (on a char boundary), or a note if the impl
+/// panics.
+fn display<T: Display + ?Sized>(value: &T) -> String {
+    let text = guarded(|| value.to_string()).unwrap_or_else(|p| panicked("Display", &p));
+    cut(text, MAX_ERROR_TEXT)
+}
+
+/// `format!("{value:?}")`, cut and guarded like [`display`].
+fn debug_text<T: Debug + ?Sized>(value: &T) -> String {
+    let text = guarded(|| format!("{value:?}")).unwrap_or_else(|p| panicked("Debug", &p));
+    cut(text, MAX_ERROR_TEXT)
+}
+
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
+}
+
+/// What is recorded in place of a value whose `trait_name` impl panicked.
+fn panicked(trait_name: &str, message: &str) -> String {
+    format!("<{trait_name} impl panicked: {message}>")
 }
 
 /// Second choice: `Display` and `Debug` (e.g. `anyhow::Error`, which is not `std::error::Error`).
@@ -175,8 +247,7 @@ pub trait ErrViaDisplay {
 }
 impl<E: Display + Debug + ?Sized> ErrViaDisplay for &&ErrProbe<'_, E> {
     fn opik_error(&self) -> ErrorInfo {
-        ErrorInfo::new(short_type_name::<E>(), self.0.to_string())
-            .with_traceback(format!("{:?}", self.0))
+        ErrorInfo::new(short_type_name::<E>(), display(self.0)).with_traceback(debug_text(self.0))
     }
 }
 
@@ -187,8 +258,7 @@ pub trait ErrViaDebug {
 }
 impl<E: Debug + ?Sized> ErrViaDebug for &ErrProbe<'_, E> {
     fn opik_error(&self) -> ErrorInfo {
-        let text = format!("{:?}", self.0);
-        ErrorInfo::new(short_type_name::<E>(), text)
+        ErrorInfo::new(short_type_name::<E>(), debug_text(self.0))
     }
 }
 

@@ -8,7 +8,9 @@
 pub(crate) mod capture;
 mod run;
 
-pub use run::{call_once, flush_current, flush_current_async, run_sync, Tracked};
+pub use run::{
+    call_once, flush_current, flush_current_async, run_sync, AtFirstPoll, StartAt, Started, Tracked,
+};
 
 use crate::context;
 use crate::model::{
@@ -58,6 +60,15 @@ impl SpanMeta {
 /// What a call says about itself when it starts, evaluated only when the SDK records.
 pub struct CallStart {
     input: InputCapture,
+    /// What only calls with `name = expr`, `metadata` or `thread_id` have, behind one pointer:
+    /// a description is moved through the generated code (and stored in a future returned
+    /// before its span starts), so it is kept small for the common call.
+    extra: Option<Box<Extra>>,
+}
+
+/// The rarer parts of a call's description.
+#[derive(Default)]
+struct Extra {
     name: Option<Cow<'static, str>>,
     metadata: Option<serde_json::Map<String, serde_json::Value>>,
     thread_id: Option<String>,
@@ -71,22 +82,31 @@ impl CallStart {
         if !cfg!(feature = "enabled") || !context::recording() {
             return None;
         }
+        Some(CallStart::describe(describe))
+    }
+
+    /// What `describe` says of a call. It runs user code (the expressions of `name`,
+    /// `metadata` and `thread_id`; argument captures guard themselves): if that panics, the
+    /// call is described by what was captured before, plus a note in its metadata.
+    #[inline]
+    fn describe(describe: impl FnOnce(&mut CallStart)) -> CallStart {
         let mut described = CallStart {
             input: InputCapture::default(),
-            name: None,
-            metadata: None,
-            thread_id: None,
+            extra: None,
         };
-        describe(&mut described);
-        Some(described)
+        if let Err(panic) = crate::model::guarded(|| describe(&mut described)) {
+            described.metadata(
+                "opik_capture_error",
+                serde_json::Value::String(format!("describing the call panicked: {panic}")),
+            );
+        }
+        described
     }
 
     /// Adds a metadata entry from any `Serialize` value (`#[track(metadata = {...})]`); a
     /// value that fails to serialize is recorded as a string saying why, never a panic.
     pub fn metadata_value<T: serde::Serialize + ?Sized>(&mut self, key: &str, value: &T) {
-        let value = serde_json::to_value(value)
-            .unwrap_or_else(|e| serde_json::Value::String(crate::model::serialization_failed(&e)));
-        self.metadata(key, value);
+        self.metadata(key, crate::model::to_value(value));
     }
 
     /// Starts the argument `name` of the input; write its value into the returned buffer.
@@ -97,19 +117,24 @@ impl CallStart {
 
     /// Sets the span name at run time (`#[track(name = expr)]`).
     pub fn name(&mut self, name: impl Into<Cow<'static, str>>) {
-        self.name = Some(name.into());
+        self.extra().name = Some(name.into());
     }
 
     /// Adds a metadata entry (`#[track(metadata = {...})]`).
     pub fn metadata(&mut self, key: &str, value: serde_json::Value) {
-        self.metadata
+        self.extra()
+            .metadata
             .get_or_insert_with(Default::default)
             .insert(key.to_owned(), value);
     }
 
     /// Sets the thread of the trace this call creates (`#[track(thread_id = expr)]`).
     pub fn thread_id(&mut self, thread_id: impl Into<String>) {
-        self.thread_id = Some(thread_id.into());
+        self.extra().thread_id = Some(thread_id.into());
+    }
+
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
     }
 }
 
@@ -187,15 +212,14 @@ impl Call {
             Some((trace, parent_id)) => (Some(trace), parent_id, None),
             None => (None, None, Some(context::client_for_new_trace()?)),
         };
-        let mut described = CallStart {
-            input: InputCapture::default(),
-            name: None,
-            metadata: None,
-            thread_id: None,
-        };
-        describe(&mut described);
+        let described = CallStart::describe(describe);
         let is_root = new_trace_client.is_some();
-        let name = described.name.unwrap_or(Cow::Borrowed(meta.name));
+        let Extra {
+            name,
+            metadata,
+            mut thread_id,
+        } = described.extra.map(|e| *e).unwrap_or_default();
+        let name = name.unwrap_or(Cow::Borrowed(meta.name));
         let trace = match (parent_trace, new_trace_client) {
             (Some(trace), _) => trace,
             (None, Some(client)) => {
@@ -205,7 +229,7 @@ impl Call {
                 };
                 let id = new_id(start);
                 let mut trace = ActiveTrace::new(id, project_name, client, name.clone());
-                trace.thread_id = described.thread_id.take();
+                trace.thread_id = thread_id.take();
                 Arc::new(trace)
             }
             (None, None) => return None,
@@ -222,7 +246,7 @@ impl Call {
                 tags: meta.tags,
                 start,
                 input: meta.capture_input.then(|| described.input.finish()),
-                metadata: described.metadata.map(Arc::new),
+                metadata: metadata.map(Arc::new),
                 is_root,
             }),
         ));
@@ -237,7 +261,7 @@ impl Call {
 
     /// Lets the exporter send a start record for this span should it run past the long-span
     /// threshold (see `span::start`, which says which spans are watched and why).
-    #[inline]
+    #[inline(never)]
     fn watch(&mut self) {
         if let (false, Some(span)) = (self.ending.watched, &self.span) {
             self.ending.watched = true;
@@ -271,11 +295,21 @@ impl Call {
 
 impl Ending {
     /// Ends `span` with what `output` captures from the return value.
-    #[inline]
+    ///
+    /// Never inlined: its locals (the output capture, the record being built) would otherwise
+    /// sit in the frame that stays on the stack while the body runs, so every level of tracked
+    /// recursion would carry them.
+    #[inline(never)]
     fn finish(self, span: &ActiveSpan, output: impl FnOnce(&mut OutputCapture)) {
         let end = Timestamp::now();
         let mut captured = OutputCapture::default();
-        output(&mut captured);
+        if let Err(panic) = crate::model::guarded(|| output(&mut captured)) {
+            // Value and error captures guard themselves; this is the last line of defence.
+            captured = OutputCapture::default();
+            captured
+                .value()
+                .string(&format!("<capturing the output panicked: {panic}>"));
+        }
         captured.settle();
         let output = if self.meta.capture_output {
             captured.output
@@ -346,12 +380,5 @@ impl Drop for Call {
 
 /// What a panic looks like in a span: type `"panic"` and the panic message.
 fn panic_info(payload: &(dyn Any + Send)) -> ErrorInfo {
-    let message = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_owned()
-    };
-    ErrorInfo::new("panic", message)
+    ErrorInfo::new("panic", crate::model::panic_message(payload))
 }

@@ -109,19 +109,11 @@ pub(crate) fn deep_merge(into: &mut Map<String, Value>, newer: Map<String, Value
 /// A JSON object from any serializable value: an object stays as it is, anything else goes
 /// under `key` (as return values go under `"output"`).
 fn to_object<T: Serialize + ?Sized>(value: &T, key: &str) -> Map<String, Value> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => map,
-        Ok(other) => {
+    match super::to_value(value) {
+        Value::Object(map) => map,
+        other => {
             let mut map = Map::new();
             map.insert(key.to_owned(), other);
-            map
-        }
-        Err(e) => {
-            let mut map = Map::new();
-            map.insert(
-                key.to_owned(),
-                Value::String(super::serialization_failed(&e)),
-            );
             map
         }
     }
@@ -180,11 +172,8 @@ macro_rules! common_setters {
 
             #[doc = concat!("Adds one metadata entry to the ", $what, ".")]
             pub fn metadata_entry<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> &mut Self {
-                let value = serde_json::to_value(value).unwrap_or_else(|e| {
-                    Value::String(super::serialization_failed(&e))
-                });
                 let mut map = Map::new();
-                map.insert(key.to_owned(), value);
+                map.insert(key.to_owned(), super::to_value(value));
                 merge_opt(&mut self.common.metadata, Some(map));
                 self
             }
