@@ -10,7 +10,10 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::attachments::Attachments;
+use crate::datasets::Datasets;
+use crate::experiments::Experiments;
 use crate::projects::Projects;
+use crate::prompts::Prompts;
 use crate::threads::Threads;
 use crate::traces::Traces;
 use crate::util::IdGen;
@@ -25,6 +28,9 @@ pub(crate) struct Store {
     pub projects: Projects,
     pub traces: Traces,
     pub threads: Threads,
+    pub datasets: Datasets,
+    pub experiments: Experiments,
+    pub prompts: Prompts,
     pub attachments: Attachments,
 }
 
@@ -190,7 +196,9 @@ pub(crate) fn page_json(content: Vec<Value>, page: usize, total: usize) -> Value
 /// The stateful answer to a request the server answers by default, or `None` when no module
 /// owns the operation.
 pub(crate) fn answer(store: &mut Store, ctx: &Ctx<'_>) -> Option<Answer> {
-    use crate::{attachments, projects, threads, traces};
+    use crate::{
+        attachments, dataset_items, datasets, experiments, projects, prompts, threads, traces,
+    };
     let m = ctx.method;
     let t = ctx
         .template
@@ -241,6 +249,44 @@ pub(crate) fn answer(store: &mut Store, ctx: &Ctx<'_>) -> Option<Answer> {
         ("POST", "/projects/retrieve") => projects::retrieve(store, ctx),
         ("GET", "/projects/{id}") => projects::get(store, ctx),
         ("GET", "/projects") => projects::find(store, ctx),
+        // datasets
+        ("POST", "/datasets") => datasets::create(store, ctx),
+        ("GET", "/datasets") => datasets::find(store, ctx),
+        ("GET", "/datasets/{id}") => datasets::get(store, ctx),
+        ("PUT", "/datasets/{id}") => datasets::update(store, ctx),
+        ("DELETE", "/datasets/{id}") => datasets::delete(store, ctx),
+        ("POST", "/datasets/retrieve") => datasets::retrieve(store, ctx),
+        ("POST", "/datasets/delete") => datasets::delete_by_name(store, ctx),
+        ("PUT", "/datasets/items") => dataset_items::put_items(store, ctx),
+        ("POST", "/datasets/items/stream") => dataset_items::stream_items(store, ctx),
+        ("POST", "/datasets/items/delete") => dataset_items::delete_items(store, ctx),
+        ("GET", "/datasets/{id}/items") => dataset_items::page_items(store, ctx),
+        ("GET", "/datasets/items/{itemId}") => dataset_items::get_item(store, ctx),
+        ("GET", "/datasets/{id}/versions") => datasets::versions(store, ctx),
+        ("POST", "/datasets/{id}/versions/retrieve") => datasets::retrieve_version(store, ctx),
+        ("GET", "/datasets/{id}/items/experiments/items") => experiments::compare(store, ctx),
+        // experiments
+        ("POST", "/experiments") => experiments::create(store, ctx),
+        ("GET", "/experiments") => experiments::find(store, ctx),
+        ("GET", "/experiments/{id}") => experiments::get(store, ctx),
+        ("PATCH", "/experiments/{id}") => experiments::update(store, ctx),
+        ("POST", "/experiments/stream") => experiments::stream(store, ctx),
+        ("POST", "/experiments/delete") => experiments::delete(store, ctx),
+        ("POST", "/experiments/items") => experiments::create_items(store, ctx),
+        ("POST", "/experiments/items/stream") => experiments::stream_items(store, ctx),
+        ("POST", "/experiments/items/delete") => experiments::delete_items(store, ctx),
+        ("GET", "/experiments/items/{id}") => experiments::get_item(store, ctx),
+        // prompts
+        ("POST", "/prompts") => prompts::create(store, ctx),
+        ("GET", "/prompts") => prompts::find(store, ctx),
+        ("GET", "/prompts/{id}") => prompts::get(store, ctx),
+        ("DELETE", "/prompts/{id}") => prompts::delete(store, ctx),
+        ("POST", "/prompts/delete") => prompts::delete_batch(store, ctx),
+        ("POST", "/prompts/versions") => prompts::create_version(store, ctx),
+        ("POST", "/prompts/versions/retrieve") => prompts::retrieve_version(store, ctx),
+        ("GET", "/prompts/{id}/versions") => prompts::versions(store, ctx),
+        ("GET", "/prompts/versions/{versionId}") => prompts::get_version(store, ctx),
+        ("GET", "/prompts/by-commit/{commit}") => prompts::by_commit(store, ctx),
         // attachments
         ("POST", "/attachment/upload-start") => attachments::start(store, ctx),
         ("PUT", "/attachment/upload") => attachments::upload(store, ctx),

@@ -15,6 +15,7 @@ pub(crate) enum Entity {
     Trace,
     Span,
     Thread,
+    DatasetItem,
 }
 
 /// The backend's `FieldType` of a filterable field.
@@ -26,6 +27,7 @@ pub(crate) enum FieldType {
     FeedbackScores,
     List,
     Dictionary,
+    Map,
     Enum,
     ErrorContainer,
 }
@@ -39,6 +41,7 @@ impl FieldType {
             FieldType::FeedbackScores => "FEEDBACK_SCORES_NUMBER",
             FieldType::List => "LIST",
             FieldType::Dictionary => "DICTIONARY",
+            FieldType::Map => "MAP",
             FieldType::Enum => "ENUM",
             FieldType::ErrorContainer => "ERROR_CONTAINER",
         }
@@ -81,6 +84,14 @@ impl FieldType {
                 ">=",
                 "<",
                 "<=",
+            ],
+            FieldType::Map => &[
+                "=",
+                "!=",
+                "contains",
+                "not_contains",
+                "starts_with",
+                "ends_with",
             ],
             FieldType::Enum => &["=", "!=", "in", "not_in", "is_empty", "is_not_empty"],
             FieldType::ErrorContainer => &["is_empty", "is_not_empty"],
@@ -141,6 +152,14 @@ fn field_type(entity: Entity, field: &str) -> Option<FieldType> {
             "feedback_scores" => Some(FeedbackScores),
             "status" | "environment" => Some(Enum),
             "tags" | "annotation_queue_ids" => Some(List),
+            _ => None,
+        },
+        Entity::DatasetItem => match field {
+            "id" | "full_data" | "source" | "trace_id" | "span_id" | "created_by"
+            | "last_updated_by" => Some(String),
+            "data" => Some(Map),
+            "tags" => Some(List),
+            "created_at" | "last_updated_at" => Some(DateTime),
             _ => None,
         },
     }
@@ -249,7 +268,7 @@ fn validate(f: Filter) -> Result<Filter, Answer> {
         FieldType::FeedbackScores => {
             !f.key.trim().is_empty() && (no_value || f.value.trim().parse::<f64>().is_ok())
         }
-        FieldType::Dictionary => !f.key.trim().is_empty(),
+        FieldType::Dictionary | FieldType::Map => !f.key.trim().is_empty(),
         _ => true,
     };
     if ok {
@@ -388,7 +407,7 @@ fn one(f: &Filter, field: Field<'_>) -> bool {
             }
         }
         (FieldType::List, Field::Missing) => matches!(op, "not_contains" | "!=" | "is_empty"),
-        (FieldType::Dictionary, Field::Json(v)) => match lookup(v, &f.key) {
+        (FieldType::Dictionary | FieldType::Map, Field::Json(v)) => match lookup(v, &f.key) {
             None => matches!(op, "!=" | "not_contains"),
             Some(found) => match (op, found.as_f64(), f.value.trim().parse::<f64>()) {
                 (">" | ">=" | "<" | "<=", Some(have), Ok(want)) => cmp_num(op, have, want),
@@ -396,7 +415,7 @@ fn one(f: &Filter, field: Field<'_>) -> bool {
                 _ => cmp_str(op, &text(found), &f.value),
             },
         },
-        (FieldType::Dictionary, _) => matches!(op, "!=" | "not_contains"),
+        (FieldType::Dictionary | FieldType::Map, _) => matches!(op, "!=" | "not_contains"),
         _ => false,
     }
 }

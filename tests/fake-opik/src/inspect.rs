@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::attachments::{Attachment, AttachmentMode};
+use crate::experiments::{self, ExperimentItem};
 use crate::traces::{span_public, trace_public, Kind};
 use crate::FakeOpik;
 
@@ -87,5 +88,70 @@ impl FakeOpik {
             state.store.traces.records(Kind::Trace).count(),
             state.store.traces.records(Kind::Span).count(),
         )
+    }
+
+    /// The names of the datasets held, oldest first.
+    pub fn datasets(&self) -> Vec<String> {
+        let state = self.shared.lock();
+        state
+            .store
+            .datasets
+            .list
+            .iter()
+            .map(|d| d.name.clone())
+            .collect()
+    }
+
+    /// The items of the latest version of a dataset (by name), newest id first, as the backend
+    /// answers them (`id`, `data`, `source`, ...). Empty for an unknown dataset.
+    pub fn dataset_items(&self, dataset: &str) -> Vec<Value> {
+        let state = self.shared.lock();
+        let datasets = &state.store.datasets;
+        datasets
+            .find(dataset, None)
+            .map(|i| datasets.list[i].items_public())
+            .unwrap_or_default()
+    }
+
+    /// The version hashes of a dataset, oldest (`v1`) first.
+    pub fn dataset_versions(&self, dataset: &str) -> Vec<String> {
+        let state = self.shared.lock();
+        let datasets = &state.store.datasets;
+        datasets
+            .find(dataset, None)
+            .map(|i| {
+                datasets.list[i]
+                    .versions
+                    .iter()
+                    .map(|v| v.hash.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The newest experiment of that name, as `GET /v1/private/experiments/{id}` answers it.
+    pub fn experiment(&self, name: &str) -> Option<Value> {
+        experiments::public_by_name(&self.shared.lock().store, name)
+    }
+
+    /// Every experiment item (experiment id, dataset item id, trace id), in arrival order.
+    pub fn experiment_items(&self) -> Vec<ExperimentItem> {
+        experiments::all_items(&self.shared.lock().store)
+    }
+
+    /// The templates of a prompt's versions, oldest first, with their commits.
+    pub fn prompt_versions(&self, prompt: &str) -> Vec<(String, String)> {
+        let state = self.shared.lock();
+        let prompts = &state.store.prompts;
+        prompts
+            .by_name(prompt)
+            .map(|i| {
+                prompts.list[i]
+                    .versions
+                    .iter()
+                    .map(|v| (v.commit.clone(), v.template.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }

@@ -39,14 +39,19 @@
 mod attachments;
 mod backend;
 mod check;
+mod dataset_items;
+mod datasets;
+mod experiments;
 mod filters;
 mod inspect;
 mod projects;
+mod prompts;
 mod record;
 mod reply;
 mod server;
 mod spec;
 mod threads;
+mod trace_reads;
 mod traces;
 mod util;
 
@@ -59,6 +64,7 @@ use serde_json::Value;
 use tokio::net::TcpSocket;
 
 pub use attachments::{Attachment, AttachmentMode};
+pub use experiments::ExperimentItem;
 pub use record::RecordedRequest;
 pub use reply::Reply;
 
