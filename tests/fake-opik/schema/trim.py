@@ -115,6 +115,7 @@ WRITE_OPERATIONS = [
     ("PATCH", "/v1/private/experiments/{id}"),
     ("POST", "/v1/private/experiments/stream"),
     ("POST", "/v1/private/experiments/delete"),
+    ("POST", "/v1/private/experiments/finish"),
     ("POST", "/v1/private/experiments/items"),
     ("POST", "/v1/private/experiments/items/stream"),
     ("POST", "/v1/private/experiments/items/delete"),

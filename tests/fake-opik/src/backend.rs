@@ -272,6 +272,7 @@ pub(crate) fn answer(store: &mut Store, ctx: &Ctx<'_>) -> Option<Answer> {
         ("PATCH", "/experiments/{id}") => experiments::update(store, ctx),
         ("POST", "/experiments/stream") => experiments::stream(store, ctx),
         ("POST", "/experiments/delete") => experiments::delete(store, ctx),
+        ("POST", "/experiments/finish") => experiments::finish(store, ctx),
         ("POST", "/experiments/items") => experiments::create_items(store, ctx),
         ("POST", "/experiments/items/stream") => experiments::stream_items(store, ctx),
         ("POST", "/experiments/items/delete") => experiments::delete_items(store, ctx),

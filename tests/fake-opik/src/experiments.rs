@@ -282,6 +282,21 @@ pub(crate) fn stream(store: &mut Store, ctx: &Ctx<'_>) -> Answer {
     Answer::stream(lines)
 }
 
+/// `POST /experiments/finish`: `{"ids": [...]}`; the experiments become `completed`.
+pub(crate) fn finish(store: &mut Store, ctx: &Ctx<'_>) -> Answer {
+    let ids = &ctx.body["ids"];
+    for e in store.experiments.list.iter_mut() {
+        if ids
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == e.id.as_str()))
+        {
+            e.fields.insert("status".into(), json!("completed"));
+            e.last_updated_at = now_rfc3339();
+        }
+    }
+    Answer::empty(204)
+}
+
 /// `POST /experiments/delete`: the experiments and their items.
 pub(crate) fn delete(store: &mut Store, ctx: &Ctx<'_>) -> Answer {
     let ids = &ctx.body["ids"];

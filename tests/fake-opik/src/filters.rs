@@ -16,6 +16,7 @@ pub(crate) enum Entity {
     Span,
     Thread,
     DatasetItem,
+    Prompt,
 }
 
 /// The backend's `FieldType` of a filterable field.
@@ -152,6 +153,13 @@ fn field_type(entity: Entity, field: &str) -> Option<FieldType> {
             "feedback_scores" => Some(FeedbackScores),
             "status" | "environment" => Some(Enum),
             "tags" | "annotation_queue_ids" => Some(List),
+            _ => None,
+        },
+        Entity::Prompt => match field {
+            "id" | "name" | "description" | "created_by" | "last_updated_by" => Some(String),
+            "tags" => Some(List),
+            "created_at" | "last_updated_at" => Some(DateTime),
+            "template_structure" => Some(Enum),
             _ => None,
         },
         Entity::DatasetItem => match field {

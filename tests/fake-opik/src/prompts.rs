@@ -9,6 +9,7 @@
 use serde_json::{json, Value};
 
 use crate::backend::{page_json, Answer, Ctx, Store, USER};
+use crate::filters::{self, Entity, Field};
 use crate::util::{now_rfc3339, object, page_of};
 
 #[derive(Debug, Clone)]
@@ -322,8 +323,34 @@ pub(crate) fn retrieve_version(store: &mut Store, ctx: &Ctx<'_>) -> Answer {
     }
 }
 
-/// `GET /prompts`: `name` (case-insensitive substring), `project_id`; newest first.
+fn field_of<'a>(p: &'a Prompt, field: &str) -> Field<'a> {
+    match field {
+        "id" => Field::Str(p.id.clone()),
+        "name" => Field::Str(p.name.clone()),
+        "description" => p.description.clone().map_or(Field::Missing, Field::Str),
+        "created_by" | "last_updated_by" => Field::Str(USER.into()),
+        "tags" => Field::List(
+            p.tags
+                .iter()
+                .flat_map(|t| t.as_array().into_iter().flatten())
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+        ),
+        "created_at" => Field::Time(&p.created_at),
+        "last_updated_at" => Field::Time(&p.last_updated_at),
+        "template_structure" => Field::Str(p.template_structure.clone()),
+        _ => Field::Missing,
+    }
+}
+
+/// `GET /prompts`: `name` (case-insensitive substring), `project_id`, `filters` (name, tags,
+/// description, template structure, times); newest first.
 pub(crate) fn find(store: &mut Store, ctx: &Ctx<'_>) -> Answer {
+    let filters = match filters::parse_query(Entity::Prompt, ctx.query("filters")) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
     let needle = ctx.query("name").unwrap_or("").to_lowercase();
     let all: Vec<Value> = store
         .prompts
@@ -335,6 +362,7 @@ pub(crate) fn find(store: &mut Store, ctx: &Ctx<'_>) -> Answer {
             ctx.query("project_id")
                 .is_none_or(|id| p.project_id.as_deref() == Some(id))
         })
+        .filter(|p| filters::matches(&filters, |f| field_of(p, f)))
         .map(prompt_public)
         .collect();
     let (page, size) = (ctx.query_usize("page", 1), ctx.query_usize("size", 10));
