@@ -357,7 +357,7 @@ async fn handle(shared: Arc<Shared>, addr: SocketAddr, req: Request<HyperBody>) 
                     problems.extend(answer.problems.iter().cloned());
                     reply_of(answer)
                 }
-                None => default_reply(&method, &path, &host, &checked, body_json.as_ref()),
+                None => default_reply(&method, &path, &checked, body_json.as_ref()),
             },
             // A scripted success of a write still writes (as `FakeOpik::traces` counts it).
             Action::Respond if (200..300).contains(&picked.status) && method != "GET" => {
@@ -487,7 +487,6 @@ fn respond(reply: &Reply) -> Response<Full<Bytes>> {
 fn default_reply(
     method: &str,
     path: &str,
-    host: &str,
     checked: &crate::check::Checked,
     body: Option<&Value>,
 ) -> Reply {
@@ -509,25 +508,6 @@ fn default_reply(
     match (method, template) {
         ("GET", "/is-alive/ping") => Reply::status(200).json(r#"{"healthy":true}"#),
         ("GET", "/is-alive/ver") => Reply::status(200).json(r#"{"version":"fake-opik"}"#),
-        ("POST", "/v1/private/attachment/upload-start") => {
-            let prefix = path.strip_suffix("/upload-start").unwrap_or(path);
-            let b = body.cloned().unwrap_or(Value::Null);
-            let field = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-            let q: Vec<String> = [
-                ("file_name", field("file_name")),
-                ("project_name", field("project_name")),
-                ("mime_type", field("mime_type")),
-                ("entity_type", field("entity_type")),
-                ("entity_id", field("entity_id")),
-            ]
-            .iter()
-            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
-            .collect();
-            let url = format!("http://{host}{prefix}/upload?{}", q.join("&"));
-            Reply::status(200).json(
-                serde_json::json!({"upload_id": "BEMinIO", "pre_sign_urls": [url]}).to_string(),
-            )
-        }
         _ => {
             let mut reply = Reply::status(status);
             if status == 201 {
@@ -540,17 +520,6 @@ fn default_reply(
             reply
         }
     }
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Gunzips (when `content-encoding: gzip`) and parses JSON (when the media type says JSON, or
