@@ -226,9 +226,19 @@ impl Datasets {
         name: &str,
         project_id: Option<String>,
     ) -> usize {
-        if let Some(i) = self.find(name, project_id.as_deref()) {
-            return i;
+        match self.find(name, project_id.as_deref()) {
+            Some(i) => i,
+            None => self.insert_new(ids, name, project_id),
         }
+    }
+
+    /// A new, empty dataset.
+    fn insert_new(
+        &mut self,
+        ids: &mut crate::util::IdGen,
+        name: &str,
+        project_id: Option<String>,
+    ) -> usize {
         let now = now_rfc3339();
         self.list.push(Dataset {
             id: ids.v7(),
@@ -408,9 +418,7 @@ pub(crate) fn create(store: &mut Store, ctx: &Ctx<'_>) -> Answer {
     if taken {
         return Answer::errors(409, "Dataset already exists");
     }
-    let i = store
-        .datasets
-        .get_or_create(&mut store.ids, name, project_id);
+    let i = store.datasets.insert_new(&mut store.ids, name, project_id);
     let d = &mut store.datasets.list[i];
     if let Some(id) = ctx.str("id") {
         d.id = id.to_string();

@@ -89,10 +89,11 @@ fn experiment_public(store: &Store, e: &Experiment) -> Value {
         }
     }
     let mut out = e.fields.clone();
-    let prompt_versions: Vec<Value> = e
-        .fields
-        .get("prompt_versions")
-        .and_then(Value::as_array)
+    let links = e.fields.get("prompt_versions").and_then(Value::as_array);
+    let single = e.fields.get("prompt_version").map(std::slice::from_ref);
+    let prompt_versions: Vec<Value> = links
+        .map(Vec::as_slice)
+        .or(single)
         .into_iter()
         .flatten()
         .filter_map(|p| crate::prompts::version_link(store, p["id"].as_str()?))

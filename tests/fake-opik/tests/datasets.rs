@@ -90,6 +90,31 @@ fn a_dataset_is_created_found_listed_and_deleted() {
         (404, json!({"errors": ["Dataset not found"]}))
     );
 
+    // The same name in another project is another dataset.
+    let r = send_json(
+        &server,
+        "POST",
+        "/v1/private/datasets",
+        &json!({"name": "qa", "project_name": "elsewhere"}),
+    );
+    assert_eq!(r.status, 201);
+    let elsewhere = send_json(
+        &server,
+        "POST",
+        "/v1/private/datasets/retrieve",
+        &json!({"dataset_name": "qa", "project_name": "elsewhere"}),
+    )
+    .json();
+    assert_ne!(elsewhere["id"].as_str(), Some(id.as_str()));
+    assert_eq!(
+        elsewhere["project_id"],
+        server.project_id("elsewhere").unwrap()
+    );
+    get(
+        &server,
+        "DELETE",
+        &format!("/v1/private/datasets/{}", elsewhere["id"].as_str().unwrap()),
+    );
     send_json(
         &server,
         "POST",

@@ -218,6 +218,33 @@ fn an_experiment_links_dataset_items_and_traces() {
 }
 
 #[test]
+fn an_experiment_links_prompt_versions() {
+    let server = FakeOpik::start();
+    let v = send_json(
+        &server,
+        "POST",
+        "/v1/private/prompts/versions",
+        &json!({"name": "calc", "version": {"template": "Compute {{x}}", "type": "mustache"}}),
+    )
+    .json();
+    let r = send_json(
+        &server,
+        "POST",
+        "/v1/private/experiments",
+        &json!({"name": "with-prompt",
+        "dataset_name": "ds", "prompt_versions": [{"id": v["id"]}]}),
+    );
+    assert_eq!(r.status, 201);
+    let e = server.experiment("with-prompt").unwrap();
+    let link = json!({"prompt_version_id": v["id"], "commit": v["commit"], "prompt_id": v["prompt_id"], "prompt_name": "calc"});
+    assert_eq!(
+        (e["prompt_versions"].clone(), e["prompt_version"].clone()),
+        (json!([link.clone()]), link)
+    );
+    server.assert_valid();
+}
+
+#[test]
 fn an_experiment_creates_its_dataset_and_gets_a_name() {
     let server = FakeOpik::start();
     let r = send_json(
