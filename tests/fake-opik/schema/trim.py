@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trim Opik's OpenAPI spec to the request-body schemas the fake server validates against.
+"""Trim Opik's OpenAPI spec to the request and response schemas the fake server validates against.
 
     python3 tests/fake-opik/schema/trim.py OPENAPI_YAML [OUTPUT_JSON]
 
@@ -9,16 +9,20 @@ Needs Python 3 and PyYAML only.
 
 The output holds:
   _generated   where it came from: upstream path, sha256 of the input spec, the command.
-  operations   for each operation in WRITE_OPERATIONS (an SDK may call these with a body):
-               method, path template, operationId, the success status the fake answers with,
-               the request content type and the request-body schema (or null when the body
-               is not JSON, e.g. the raw attachment upload).
+  operations   for each operation in WRITE_OPERATIONS (the operations an SDK may call, with
+               or without a body): method, path template, operationId, the success status
+               the fake answers with, the request content type and the request-body schema
+               (or null when the body is not JSON, e.g. the raw attachment upload), the
+               query and path `parameters` (name, in, required, schema), and the `response`
+               of the success status: its media type and the schema of its body, or for the
+               NDJSON streams (`stream: true`) the schema of one line.
   known_operations
                [method, path template, success status] for every operation of the spec, so
                the fake can tell "a real endpoint we keep no schema for" from "no such path".
   components.schemas
-               the transitive closure of `#/components/schemas/...` that the request-body
-               schemas reference, normalized for JSON Schema 2020-12 (OpenAPI 3.1 dialect).
+               the transitive closure of `#/components/schemas/...` that the request,
+               parameter and response schemas reference, normalized for JSON Schema 2020-12
+               (OpenAPI 3.1 dialect).
 
 Normalization is the one the project's reference checker applies (validate.py of the
 python peer): a boolean `exclusiveMinimum`/`exclusiveMaximum` (an OpenAPI 3.0 habit) becomes
@@ -77,6 +81,59 @@ WRITE_OPERATIONS = [
     # projects
     ("POST", "/v1/private/projects"),
     ("POST", "/v1/private/projects/retrieve"),
+    ("GET", "/v1/private/projects/{id}"),
+    ("GET", "/v1/private/projects"),
+    # reading traces, spans and threads back
+    ("GET", "/v1/private/traces/{id}"),
+    ("GET", "/v1/private/spans/{id}"),
+    ("GET", "/v1/private/traces"),
+    ("GET", "/v1/private/spans"),
+    ("POST", "/v1/private/traces/search"),
+    ("POST", "/v1/private/spans/search"),
+    ("GET", "/v1/private/traces/threads"),
+    ("POST", "/v1/private/traces/threads/search"),
+    # datasets
+    ("POST", "/v1/private/datasets"),
+    ("GET", "/v1/private/datasets"),
+    ("GET", "/v1/private/datasets/{id}"),
+    ("PUT", "/v1/private/datasets/{id}"),
+    ("DELETE", "/v1/private/datasets/{id}"),
+    ("POST", "/v1/private/datasets/retrieve"),
+    ("POST", "/v1/private/datasets/delete"),
+    ("PUT", "/v1/private/datasets/items"),
+    ("POST", "/v1/private/datasets/items/stream"),
+    ("POST", "/v1/private/datasets/items/delete"),
+    ("GET", "/v1/private/datasets/{id}/items"),
+    ("GET", "/v1/private/datasets/items/{itemId}"),
+    ("GET", "/v1/private/datasets/{id}/versions"),
+    ("POST", "/v1/private/datasets/{id}/versions/retrieve"),
+    ("GET", "/v1/private/datasets/{id}/items/experiments/items"),
+    # experiments
+    ("POST", "/v1/private/experiments"),
+    ("GET", "/v1/private/experiments"),
+    ("GET", "/v1/private/experiments/{id}"),
+    ("PATCH", "/v1/private/experiments/{id}"),
+    ("POST", "/v1/private/experiments/stream"),
+    ("POST", "/v1/private/experiments/delete"),
+    ("POST", "/v1/private/experiments/finish"),
+    ("POST", "/v1/private/experiments/items"),
+    ("POST", "/v1/private/experiments/items/stream"),
+    ("POST", "/v1/private/experiments/items/delete"),
+    ("GET", "/v1/private/experiments/items/{id}"),
+    # prompts
+    ("POST", "/v1/private/prompts"),
+    ("GET", "/v1/private/prompts"),
+    ("GET", "/v1/private/prompts/{id}"),
+    ("DELETE", "/v1/private/prompts/{id}"),
+    ("POST", "/v1/private/prompts/delete"),
+    ("POST", "/v1/private/prompts/versions"),
+    ("POST", "/v1/private/prompts/versions/retrieve"),
+    ("GET", "/v1/private/prompts/{id}/versions"),
+    ("GET", "/v1/private/prompts/versions/{versionId}"),
+    ("GET", "/v1/private/prompts/by-commit/{commit}"),
+    # attachments: reading back
+    ("GET", "/v1/private/attachment/list"),
+    ("GET", "/v1/private/attachment/download"),
 ]
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
@@ -126,6 +183,29 @@ def success_status(op):
     return int(codes[0]) if codes else 200
 
 
+def success_response(op, status):
+    """The body the success status carries, as the fake must answer it.
+
+    JSON bodies keep their schema. Streaming endpoints (`application/octet-stream` with an
+    array schema: the backend's NDJSON streams) keep the schema of one line, the first
+    `anyOf` alternative of the items (the entity; the others are the error a stream may end
+    with), marked `"stream": true`. Binary bodies keep no schema.
+    """
+    resp = (op.get("responses") or {}).get(str(status)) or {}
+    content = resp.get("content") or {}
+    if not content:
+        return None
+    media = next(iter(content))
+    schema = copy.deepcopy((content[media] or {}).get("schema"))
+    if media == "application/json":
+        return {"status": status, "content_type": media, "stream": False, "schema": schema}
+    items = (schema or {}).get("items") if (schema or {}).get("type") == "array" else None
+    if media == "application/octet-stream" and items and items.get("anyOf"):
+        return {"status": status, "content_type": media, "stream": True,
+                "schema": items["anyOf"][0]}
+    return {"status": status, "content_type": media, "stream": False, "schema": None}
+
+
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__, file=sys.stderr)
@@ -164,6 +244,22 @@ def main(argv):
         if schema is not None:
             refs(schema, wanted)
             normalize(schema)
+        parameters = []
+        for param in op.get("parameters") or []:
+            if param.get("in") not in ("query", "path"):
+                continue
+            p_schema = normalize(copy.deepcopy(param.get("schema") or {}))
+            refs(p_schema, wanted)
+            parameters.append({
+                "name": param["name"],
+                "in": param["in"],
+                "required": bool(param.get("required")),
+                "schema": p_schema,
+            })
+        response = success_response(op, success_status(op))
+        if response is not None and response.get("schema") is not None:
+            refs(response["schema"], wanted)
+            normalize(response["schema"])
         operations.append({
             "method": method,
             "path": template,
@@ -171,6 +267,8 @@ def main(argv):
             "status": success_status(op),
             "content_type": content_type,
             "schema": schema,
+            "parameters": parameters,
+            "response": response,
         })
 
     closure, todo = {}, sorted(wanted)

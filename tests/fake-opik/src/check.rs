@@ -1,10 +1,14 @@
 //! Everything the fake checks about a request: the path resolves to an operation of the spec,
-//! the body's encoding and media type, the body against the operation's schema, and what the
-//! schema cannot say (UUID v7 ids, RFC 3339 timestamps with a zone, no `null`s).
+//! the query and path parameters against the spec's, the body's encoding and media type, the
+//! body against the operation's schema, and what the schema cannot say (UUID v7 ids, RFC 3339
+//! timestamps with a zone, no `null`s). And what it checks about its own answers: each success
+//! body (or each line of a stream) against the spec's response schema, error bodies against
+//! the backend's two error shapes.
 
 use serde_json::Value;
 
-use crate::spec::{Match, SPEC};
+use crate::record::percent_decode;
+use crate::spec::{Match, WriteOp, SPEC};
 
 /// Fields holding ids of traces, spans and other entities: UUID version 7 strings.
 pub(crate) const ID_FIELDS: &[&str] = &["id", "trace_id", "parent_span_id", "entity_id"];
@@ -12,13 +16,26 @@ pub(crate) const ID_FIELDS: &[&str] = &["id", "trace_id", "parent_span_id", "ent
 pub(crate) const ID_LIST_FIELDS: &[&str] = &["ids"];
 /// Timestamps: RFC 3339 with a zone.
 pub(crate) const TIME_FIELDS: &[&str] = &["start_time", "end_time", "last_updated_at"];
-/// User data: free-form JSON, not checked (and `null` is allowed inside).
-pub(crate) const USER_DATA_FIELDS: &[&str] = &["input", "output", "metadata"];
+/// User data: free-form JSON, not checked (and `null` is allowed inside). `data` is a dataset
+/// item's content, `config` an evaluator's; the others are traces' and spans' (and their
+/// copies in threads and experiment items).
+pub(crate) const USER_DATA_FIELDS: &[&str] = &[
+    "input",
+    "output",
+    "metadata",
+    "data",
+    "config",
+    "trace_metadata",
+    "first_message",
+    "last_message",
+];
 
 /// What the server decoded from a request, as [`check`] needs it.
 pub(crate) struct Incoming<'a> {
     pub method: &'a str,
     pub path: &'a str,
+    /// The raw query string, without `?`.
+    pub query: &'a str,
     pub content_type: Option<&'a str>,
     pub content_encoding: Option<&'a str>,
     pub wire_size: usize,
@@ -33,6 +50,8 @@ pub(crate) struct Checked {
     pub operation_id: Option<String>,
     pub template: Option<String>,
     pub default_status: Option<u16>,
+    /// The path parameters of the matched template.
+    pub params: Vec<(String, String)>,
 }
 
 pub(crate) fn check(req: &Incoming<'_>) -> Checked {
@@ -41,6 +60,7 @@ pub(crate) fn check(req: &Incoming<'_>) -> Checked {
         operation_id: None,
         template: None,
         default_status: None,
+        params: Vec::new(),
     };
     let p = &mut out.problems;
     let (op, params) = match SPEC.resolve(req.method, req.path) {
@@ -64,12 +84,19 @@ pub(crate) fn check(req: &Incoming<'_>) -> Checked {
     };
     out.template = Some(op.template.clone());
     out.default_status = Some(op.status);
-    for (name, value) in params {
-        if name == "id" {
-            if let Err(e) = check_uuid_v7(&value) {
+    out.params = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    for (name, value) in &params {
+        if *name == "id" {
+            if let Err(e) = check_uuid_v7(value) {
                 p.push(format!("path parameter {{id}}: {value:?} {e}"));
             }
         }
+    }
+    if let Some(write) = &op.write {
+        check_parameters(write, &params, req.query, p);
     }
     let Some(write) = &op.write else {
         if req.wire_size > 0 {
@@ -135,6 +162,219 @@ pub(crate) fn check(req: &Incoming<'_>) -> Checked {
     }
     extra_checks(body, &mut String::new(), p);
     out
+}
+
+/// The query parameters against the operation's: no unknown name, every required one present,
+/// each value of the declared type (integer, number, boolean, uuid, date-time, enum, pattern).
+/// Path parameters other than `{id}` (checked above as UUID v7) against their schemas.
+fn check_parameters(op: &WriteOp, path: &[(&str, String)], query: &str, p: &mut Vec<String>) {
+    let pairs: Vec<(String, String)> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect();
+    for (name, value) in &pairs {
+        let Some(param) = op
+            .parameters
+            .iter()
+            .find(|x| x.location == "query" && &x.name == name)
+        else {
+            p.push(format!(
+                "query parameter {name}: {} has no such parameter (it has: {})",
+                op.operation_id,
+                op.parameters
+                    .iter()
+                    .filter(|x| x.location == "query")
+                    .map(|x| x.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            continue;
+        };
+        check_param_value(param, &format!("query parameter {name}"), value, p);
+    }
+    for param in op.parameters.iter().filter(|x| x.location == "query") {
+        if param.required && !pairs.iter().any(|(k, _)| k == &param.name) {
+            p.push(format!(
+                "query parameter {}: required by {}, absent",
+                param.name, op.operation_id
+            ));
+        }
+    }
+    for (name, value) in path {
+        if *name == "id" {
+            continue;
+        }
+        if let Some(param) = op
+            .parameters
+            .iter()
+            .find(|x| x.location == "path" && x.name == *name)
+        {
+            check_param_value(param, &format!("path parameter {{{name}}}"), value, p);
+        }
+    }
+}
+
+fn check_param_value(param: &crate::spec::Param, what: &str, raw: &str, p: &mut Vec<String>) {
+    let value = match param.json_type() {
+        "integer" => match raw.parse::<i64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => {
+                p.push(format!("{what}: {raw:?} is not an integer"));
+                return;
+            }
+        },
+        "number" => match raw.parse::<f64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => {
+                p.push(format!("{what}: {raw:?} is not a number"));
+                return;
+            }
+        },
+        "boolean" => match raw {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => {
+                p.push(format!("{what}: {raw:?} is not true or false"));
+                return;
+            }
+        },
+        _ => Value::String(raw.to_string()),
+    };
+    match param.validator() {
+        Ok(v) => {
+            for e in v.iter_errors(&value) {
+                p.push(format!("{what}: {}", shorten(&e.to_string(), 240)));
+            }
+        }
+        Err(e) => p.push(format!("{what}: schema: {e}")),
+    }
+}
+
+/// What the fake itself answers: a success body (`stream`: each line of an NDJSON stream)
+/// against the operation's response schema, with no `null` outside user data (the backend
+/// leaves absent fields out); an error body (4xx/5xx) in one of the backend's two shapes,
+/// `{"code": int, "message": string}` (Jersey/Dropwizard) or `{"errors": [string]}` (Opik's own).
+pub(crate) fn check_answer(
+    op: Option<&WriteOp>,
+    status: u16,
+    lines: &[Value],
+    stream: bool,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if status >= 400 {
+        for body in lines {
+            if !is_error_body(body) {
+                out.push(format!(
+                    "response: a {status} body must be {{\"code\",\"message\"}} or {{\"errors\":[..]}}, got {}",
+                    shorten(&body.to_string(), 200)
+                ));
+            }
+        }
+        return out;
+    }
+    let Some(op) = op else { return out };
+    let Some(spec) = op.response.as_ref() else {
+        if !lines.is_empty() {
+            out.push(format!(
+                "response: {} answers {status} with no body in the spec",
+                op.operation_id
+            ));
+        }
+        return out;
+    };
+    if status != spec.status {
+        return out;
+    }
+    if spec.stream != stream && !lines.is_empty() {
+        out.push(format!(
+            "response: {} answers {} in the spec",
+            op.operation_id,
+            if spec.stream {
+                "an NDJSON stream"
+            } else {
+                "one JSON body"
+            }
+        ));
+    }
+    let validator = match spec.validator() {
+        None => return out,
+        Some(Ok(v)) => v,
+        Some(Err(e)) => {
+            out.push(format!("response: schema: {e}"));
+            return out;
+        }
+    };
+    for (i, body) in lines.iter().enumerate() {
+        if stream && is_error_body(body) {
+            continue; // a stream may end with the error that stopped it
+        }
+        let at = if stream {
+            format!("response line {i}")
+        } else {
+            "response".to_string()
+        };
+        for e in validator.iter_errors(body) {
+            let ptr = e.instance_path().to_string();
+            out.push(format!(
+                "{at} {}: {}",
+                if ptr.is_empty() { "<body>" } else { &ptr },
+                shorten(&e.to_string(), 240)
+            ));
+        }
+        let mut nulls = Vec::new();
+        null_checks(body, &mut String::new(), &mut nulls);
+        out.extend(nulls.into_iter().map(|n| format!("{at} {n}")));
+    }
+    out
+}
+
+fn is_error_body(v: &Value) -> bool {
+    let Some(map) = v.as_object() else {
+        return false;
+    };
+    let code_message = map.get("code").is_some_and(Value::is_i64)
+        && map.get("message").is_some_and(Value::is_string)
+        && map
+            .keys()
+            .all(|k| matches!(k.as_str(), "code" | "message" | "details"));
+    let errors = map.len() == 1
+        && map
+            .get("errors")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().all(Value::is_string));
+    code_message || errors
+}
+
+/// `null`s outside user data, in the fake's own answers.
+fn null_checks(v: &Value, ptr: &mut String, out: &mut Vec<String>) {
+    match v {
+        Value::Null => out.push(format!(
+            "{}: null (the backend leaves absent fields out)",
+            at(ptr)
+        )),
+        Value::Object(map) => {
+            for (k, val) in map {
+                if USER_DATA_FIELDS.contains(&k.as_str()) {
+                    continue;
+                }
+                let len = pointer_push(ptr, k);
+                null_checks(val, ptr, out);
+                ptr.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = pointer_push(ptr, &i.to_string());
+                null_checks(item, ptr, out);
+                ptr.truncate(len);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn shorten(s: &str, max: usize) -> String {
@@ -344,6 +584,54 @@ mod tests {
         ] {
             assert!(check_rfc3339(bad).is_err(), "{bad}");
         }
+    }
+
+    fn op(method: &str, path: &str) -> &'static WriteOp {
+        match SPEC.resolve(method, path) {
+            Match::Found { op, .. } => op.write.as_ref().unwrap(),
+            _ => panic!("{method} {path}"),
+        }
+    }
+
+    #[test]
+    fn answers_are_checked_against_the_response_schemas() {
+        let get = op(
+            "GET",
+            "/api/v1/private/traces/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+        );
+        let good = json!({"id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "start_time": "2024-05-01T12:00:00Z",
+            "input": {"x": null}, "span_count": 0});
+        assert!(check_answer(Some(get), 200, &[good], false).is_empty());
+        let bad =
+            json!({"start_time": "noon", "span_count": "none", "project_name": "p", "name": null});
+        let problems = check_answer(Some(get), 200, &[bad], false);
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("project_name")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("/name: null")),
+            "{problems:?}"
+        );
+        let search = op("POST", "/api/v1/private/traces/search");
+        let problems = check_answer(Some(search), 200, &[json!({"id": 1})], true);
+        assert!(
+            problems[0].starts_with("response line 0 /id"),
+            "{problems:?}"
+        );
+        assert!(check_answer(
+            Some(get),
+            404,
+            &[json!({"code": 404, "message": "x"})],
+            false
+        )
+        .is_empty());
+        assert!(check_answer(Some(get), 404, &[json!({"errors": ["x"]})], false).is_empty());
+        assert_eq!(
+            check_answer(Some(get), 404, &[json!({"error": "x"})], false).len(),
+            1
+        );
     }
 
     #[test]

@@ -6,19 +6,38 @@
 //! - **records** every request ([`FakeOpik::requests`]) and offers views of what was delivered
 //!   ([`FakeOpik::traces`], [`FakeOpik::spans`], [`FakeOpik::feedback_scores`],
 //!   [`FakeOpik::delivery_counts`]);
-//! - **validates** every request against the Opik OpenAPI spec (the request-body schemas kept
-//!   in `schema/opik-write-schemas.json`) plus rules the schema cannot state: ids are UUID
-//!   version 7, timestamps RFC 3339 with a zone, no JSON `null` outside user data (`input`,
-//!   `output`, `metadata`), bodies gzip-encoded JSON, no unknown paths. Problems collect in
-//!   [`FakeOpik::problems`]; [`FakeOpik::assert_valid`] panics listing them. Validation never
-//!   changes the answer;
+//! - **validates** every request against the Opik OpenAPI spec (the request-body, query and
+//!   path parameter schemas kept in `schema/opik-write-schemas.json`) plus rules the schema
+//!   cannot state: ids are UUID version 7, timestamps RFC 3339 with a zone, no JSON `null`
+//!   outside user data (`input`, `output`, `metadata`, a dataset item's `data`, ...), bodies
+//!   gzip-encoded JSON, no unknown paths or parameters, no API key sent to a presigned S3 URL;
+//!   and **validates its own answers**: every success body it makes (each line of an NDJSON
+//!   stream) against the spec's response schema, every error body against the backend's two
+//!   error shapes. Problems collect in [`FakeOpik::problems`]; [`FakeOpik::assert_valid`]
+//!   panics listing them. Validation never changes the answer;
+//! - **keeps state** like the backend, per server, in memory: traces and spans (upserts by id,
+//!   the newer `last_updated_at` winning; `PATCH`es merged; scores and comments), read back by
+//!   id, through the `search` NDJSON streams (newest first, `last_retrieved_id` paging, the
+//!   backend's filters and their 400s) and list pages; threads derived from their traces
+//!   (closed, reopened, scored); projects created on first use; datasets with versioned items
+//!   (batch groups, upserts by item id, the items stream with `steam_limit` paging, pages of any
+//!   version); experiments and their items linking dataset items and traces; prompts and their
+//!   versions (commits, text and chat, mustache and jinja2); attachments, uploaded the
+//!   self-hosted way ([`AttachmentMode::Minio`]) or in parts to presigned URLs that point back
+//!   at this server ([`AttachmentMode::S3Multipart`]). See what it holds with
+//!   [`FakeOpik::stored_trace`], [`FakeOpik::thread_status`], [`FakeOpik::dataset_items`],
+//!   [`FakeOpik::experiment_items`], [`FakeOpik::prompt_versions`], [`FakeOpik::attachments`]
+//!   and their neighbours;
 //! - **answers** like the Opik backend (204 for batch creates, PUT and PATCH, 201 with a
-//!   `Location` for single creates, ...) unless told otherwise: [`FakeOpik::script`] queues
-//!   [`Reply`]s per route (a status with headers and body, a delay, holding the request
-//!   forever, closing the connection), [`FakeOpik::fail_for`] fails a route for a while.
+//!   `Location` for single creates, the stored entities for reads, the backend's 404s, 409s
+//!   and 400s) unless told otherwise: [`FakeOpik::script`] queues [`Reply`]s per route (a
+//!   status with headers and body, a delay, holding the request forever, closing the
+//!   connection), [`FakeOpik::fail_for`] fails a route for a while. A scripted success of a
+//!   write still writes; a scripted failure does not.
 //!
 //! Routes are path suffixes, optionally after a method: `"/spans/batch"`,
-//! `"POST /traces/batch"`, `"/feedback-scores"`.
+//! `"POST /traces/batch"`, `"/feedback-scores"`, `"POST /datasets/items/stream"`, and for the
+//! fake S3 `"PUT /fake-s3/upload-part"`.
 //!
 //! ```
 //! use fake_opik::{FakeOpik, Reply};
@@ -33,14 +52,56 @@
 //! server.assert_valid();
 //! ```
 //!
+//! Reading back what was written, here through the HTTP API the SDK would use:
+//!
+//! ```
+//! use fake_opik::{AttachmentMode, FakeOpik};
+//! use std::io::{Read, Write};
+//!
+//! let server = FakeOpik::start();
+//! server.attachment_mode(AttachmentMode::S3Multipart { part_size: 5 * 1024 * 1024 });
+//! // A minimal client: one request, gzip JSON, the answer read to the end.
+//! let post = |path: &str, body: &str| {
+//!     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+//!     gz.write_all(body.as_bytes()).unwrap();
+//!     let gz = gz.finish().unwrap();
+//!     let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+//!     write!(s, "{path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\n\
+//!                content-encoding: gzip\r\ncontent-length: {}\r\n\r\n", gz.len()).unwrap();
+//!     s.write_all(&gz).unwrap();
+//!     let mut out = String::new();
+//!     s.read_to_string(&mut out).unwrap();
+//!     out
+//! };
+//! let item = r#"{"id":"01890a5d-ac96-774b-bcce-b302099a8057","source":"sdk","data":{"q":"2+2"}}"#;
+//! post("PUT /api/v1/private/datasets/items", &format!(r#"{{"dataset_name":"qa","items":[{item}]}}"#));
+//! assert_eq!(server.dataset_items("qa")[0]["data"]["q"], "2+2");
+//! let stream = post("POST /api/v1/private/datasets/items/stream", r#"{"dataset_name":"qa","steam_limit":100}"#);
+//! assert!(stream.contains(r#""q":"2+2""#));
+//! server.assert_valid();
+//! ```
+//!
 //! The schema file is generated by `schema/trim.py` from the upstream spec; see
 //! `schema/README.md`.
 
+mod attachments;
+mod backend;
 mod check;
+mod dataset_items;
+mod datasets;
+mod experiments;
+mod filters;
+mod inspect;
+mod projects;
+mod prompts;
 mod record;
 mod reply;
 mod server;
 mod spec;
+mod threads;
+mod trace_reads;
+mod traces;
+mod util;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -50,6 +111,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::net::TcpSocket;
 
+pub use attachments::{Attachment, AttachmentMode};
+pub use experiments::ExperimentItem;
 pub use record::RecordedRequest;
 pub use reply::Reply;
 

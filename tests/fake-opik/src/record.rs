@@ -28,7 +28,9 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The body's size on the wire (before gunzip).
     pub wire_size: usize,
-    /// The body after gunzip (when `content-encoding: gzip`), or as sent.
+    /// The body after gunzip (when `content-encoding: gzip`), or as sent. Empty for attachment
+    /// uploads (`PUT .../attachment/upload` and the fake S3's part URLs): their bytes are kept
+    /// once, in [`crate::FakeOpik::attachments`]; `wire_size` still counts them.
     pub body_bytes: Vec<u8>,
     /// The body parsed as JSON, when it is JSON.
     pub body: Option<Value>,
@@ -94,7 +96,7 @@ impl RecordedRequest {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

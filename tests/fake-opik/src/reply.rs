@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Action {
     /// Answer with the status, headers and body.
@@ -35,7 +37,7 @@ pub struct Reply {
     pub(crate) action: Action,
     pub(crate) status: u16,
     pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Option<(String, Vec<u8>)>,
+    pub(crate) body: Option<(String, Bytes)>,
     pub(crate) delay: Duration,
 }
 
@@ -103,13 +105,13 @@ impl Reply {
 
     /// Sets the response body, sent with `content-type: text/plain`.
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Reply {
-        self.body = Some(("text/plain; charset=utf-8".into(), body.into()));
+        self.body = Some(("text/plain; charset=utf-8".into(), Bytes::from(body.into())));
         self
     }
 
     /// Sets a JSON response body (given as text), sent with `content-type: application/json`.
     pub fn json(mut self, body: impl Into<String>) -> Reply {
-        self.body = Some(("application/json".into(), body.into().into_bytes()));
+        self.body = Some(("application/json".into(), Bytes::from(body.into())));
         self
     }
 

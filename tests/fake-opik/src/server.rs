@@ -17,9 +17,13 @@ use serde_json::Value;
 use tokio::net::TcpSocket;
 use tokio::sync::oneshot;
 
-use crate::check::{check, Incoming};
-use crate::record::RecordedRequest;
+use crate::attachments;
+use crate::backend::{Answer as Stateful, Body, Ctx, Store};
+use crate::check::{check, check_answer, Incoming};
+use crate::record::{percent_decode, RecordedRequest};
 use crate::reply::{Action, Reply};
+use crate::spec::{Match, WriteOp, SPEC};
+use crate::util::strip_nulls;
 
 /// "METHOD /suffix" or "/suffix": which requests a script, a time window or a query applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +77,8 @@ pub(crate) struct State {
     /// Throughput mode (see `FakeOpik::discard_bodies`) and the requests it answered.
     pub discard: bool,
     pub discarded: u64,
+    /// The stateful backend: what the requests answered by default wrote.
+    pub store: Store,
 }
 
 impl State {
@@ -284,29 +290,81 @@ async fn handle(shared: Arc<Shared>, addr: SocketAddr, req: Request<HyperBody>) 
     };
     let content_type = header("content-type");
     let content_encoding = header("content-encoding");
-    let (body_bytes, body_json, decode_error) = decode(content_encoding, content_type, &raw);
+    let fake_s3 = attachments::is_fake_s3(&path);
+    // Attachment bytes are kept once, by the attachment store: not decoded into the record.
+    let upload = fake_s3 || (method == "PUT" && path.ends_with("/v1/private/attachment/upload"));
+    let gzip = content_encoding.is_some_and(|e| e.trim().eq_ignore_ascii_case("gzip"));
+    let (body_bytes, body_json, decode_error) = if upload && !gzip {
+        (Vec::new(), None, None)
+    } else {
+        decode(content_encoding, content_type, &raw)
+    };
+    let upload_bytes = match (upload, gzip) {
+        (true, true) => Bytes::from(body_bytes.clone()),
+        (true, false) => raw.clone(),
+        _ => Bytes::new(),
+    };
 
-    let checked = check(&Incoming {
-        method: &method,
-        path: &path,
-        content_type,
-        content_encoding,
-        wire_size: raw.len(),
-        body: body_json.as_ref(),
-        decode_error: decode_error.as_deref(),
-    });
+    let checked = if fake_s3 {
+        attachments::check_s3(&method, &path, &headers)
+    } else {
+        check(&Incoming {
+            method: &method,
+            path: &path,
+            query: &query,
+            content_type,
+            content_encoding,
+            wire_size: raw.len(),
+            body: body_json.as_ref(),
+            decode_error: decode_error.as_deref(),
+        })
+    };
     let host = header("host")
         .map(str::to_string)
         .unwrap_or_else(|| addr.to_string());
 
     let reply = {
-        let mut state = shared.lock();
+        let mut guard = shared.lock();
+        let state = &mut *guard;
         state.seq += 1;
         let seq = state.seq;
-        let reply = state.pick(&method, &path, arrived);
-        let reply = match reply.action {
-            Action::Default => default_reply(&method, &path, &host, &checked, body_json.as_ref()),
-            _ => reply,
+        let picked = state.pick(&method, &path, arrived);
+        let mut problems = checked.problems.clone();
+        let stateful = |store: &mut Store| -> Option<crate::backend::Answer> {
+            let template = checked.template.as_deref()?;
+            let mut body = body_json.clone().unwrap_or(Value::Null);
+            strip_nulls(&mut body);
+            let ctx = Ctx {
+                method: &method,
+                path: &path,
+                template,
+                params: &checked.params,
+                query: query_pairs(&query),
+                body,
+                raw: upload_bytes.clone(),
+                headers: &headers,
+                base: format!("http://{host}/api"),
+            };
+            crate::backend::answer(store, &ctx)
+        };
+        let reply = match picked.action {
+            Action::Default => match stateful(&mut state.store) {
+                Some(answer) => {
+                    let op = write_op(&method, &path);
+                    let (lines, stream) = answer.lines();
+                    let lines: Vec<Value> = lines.into_iter().cloned().collect();
+                    problems.extend(check_answer(op, answer.status, &lines, stream));
+                    problems.extend(answer.problems.iter().cloned());
+                    reply_of(answer)
+                }
+                None => default_reply(&method, &path, &checked, body_json.as_ref()),
+            },
+            // A scripted success of a write still writes (as `FakeOpik::traces` counts it).
+            Action::Respond if (200..300).contains(&picked.status) && method != "GET" => {
+                let _ = stateful(&mut state.store);
+                picked
+            }
+            _ => picked,
         };
         let rec = RecordedRequest {
             seq,
@@ -320,12 +378,12 @@ async fn handle(shared: Arc<Shared>, addr: SocketAddr, req: Request<HyperBody>) 
             body: body_json,
             operation_id: checked.operation_id.clone(),
             status: reply.status_code(),
-            problems: checked.problems.clone(),
+            problems: problems.clone(),
         };
         let label = rec.label();
         state
             .problems
-            .extend(checked.problems.iter().map(|p| format!("{label}: {p}")));
+            .extend(problems.iter().map(|p| format!("{label}: {p}")));
         state.requests.push(rec);
         reply
     };
@@ -359,6 +417,51 @@ async fn discarded(shared: &Shared, method: &str, path: &str, arrived: Instant) 
     }
 }
 
+/// The spec's operation for a request, when the schema file keeps it.
+fn write_op(method: &str, path: &str) -> Option<&'static WriteOp> {
+    match SPEC.resolve(method, path) {
+        Match::Found { op, .. } => op.write.as_ref(),
+        _ => None,
+    }
+}
+
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// The stateful backend's answer as a reply: JSON, or NDJSON lines ending in `\r\n` sent as
+/// `application/octet-stream` (as the backend's `ChunkedOutput` streams are), or bytes.
+fn reply_of(answer: Stateful) -> Reply {
+    let mut reply = Reply::status(answer.status);
+    for (k, v) in &answer.headers {
+        reply = reply.header(k.as_str(), v.as_str());
+    }
+    match answer.body {
+        Body::None => reply,
+        Body::Json(v) => reply.json(v.to_string()),
+        Body::Stream(lines) => {
+            let mut out = Vec::new();
+            for line in &lines {
+                out.extend_from_slice(line.to_string().as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            reply.body = Some(("application/octet-stream".into(), Bytes::from(out)));
+            reply
+        }
+        Body::Bytes { content_type, data } => {
+            reply.body = Some((content_type, data));
+            reply
+        }
+    }
+}
+
 fn respond(reply: &Reply) -> Response<Full<Bytes>> {
     let mut builder = Response::builder().status(reply.status);
     for (k, v) in &reply.headers {
@@ -367,7 +470,7 @@ fn respond(reply: &Reply) -> Response<Full<Bytes>> {
     let body = match &reply.body {
         Some((content_type, bytes)) => {
             builder = builder.header("content-type", content_type.as_str());
-            Bytes::from(bytes.clone())
+            bytes.clone()
         }
         None => Bytes::new(),
     };
@@ -384,7 +487,6 @@ fn respond(reply: &Reply) -> Response<Full<Bytes>> {
 fn default_reply(
     method: &str,
     path: &str,
-    host: &str,
     checked: &crate::check::Checked,
     body: Option<&Value>,
 ) -> Reply {
@@ -406,25 +508,6 @@ fn default_reply(
     match (method, template) {
         ("GET", "/is-alive/ping") => Reply::status(200).json(r#"{"healthy":true}"#),
         ("GET", "/is-alive/ver") => Reply::status(200).json(r#"{"version":"fake-opik"}"#),
-        ("POST", "/v1/private/attachment/upload-start") => {
-            let prefix = path.strip_suffix("/upload-start").unwrap_or(path);
-            let b = body.cloned().unwrap_or(Value::Null);
-            let field = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-            let q: Vec<String> = [
-                ("file_name", field("file_name")),
-                ("project_name", field("project_name")),
-                ("mime_type", field("mime_type")),
-                ("entity_type", field("entity_type")),
-                ("entity_id", field("entity_id")),
-            ]
-            .iter()
-            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
-            .collect();
-            let url = format!("http://{host}{prefix}/upload?{}", q.join("&"));
-            Reply::status(200).json(
-                serde_json::json!({"upload_id": "BEMinIO", "pre_sign_urls": [url]}).to_string(),
-            )
-        }
         _ => {
             let mut reply = Reply::status(status);
             if status == 201 {
@@ -437,17 +520,6 @@ fn default_reply(
             reply
         }
     }
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Gunzips (when `content-encoding: gzip`) and parses JSON (when the media type says JSON, or

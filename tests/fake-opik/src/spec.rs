@@ -1,5 +1,6 @@
-//! The trimmed Opik spec (`schema/opik-write-schemas.json`): operation matching and schema
-//! validators, compiled once per process and shared by every server.
+//! The trimmed Opik spec (`schema/opik-write-schemas.json`): operation matching and the schema
+//! validators of request bodies, query and path parameters and success responses, compiled
+//! once per process (on first use) and shared by every server.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};
@@ -34,11 +35,65 @@ pub(crate) struct WriteOp {
     pub content_type: Option<String>,
     schema: Option<Value>,
     validator: OnceLock<Result<Validator, String>>,
+    /// The query and path parameters the spec declares.
+    pub parameters: Vec<Param>,
+    /// The body of the success status, when it has one.
+    pub response: Option<ResponseSpec>,
 }
 
 impl WriteOp {
     pub fn is_json(&self) -> bool {
         self.content_type.as_deref() == Some("application/json") && self.schema.is_some()
+    }
+}
+
+/// A query or path parameter of an operation.
+pub(crate) struct Param {
+    pub name: String,
+    /// `"query"` or `"path"`.
+    pub location: String,
+    pub required: bool,
+    pub schema: Value,
+    validator: OnceLock<Result<Validator, String>>,
+}
+
+impl Param {
+    /// The JSON type the schema wants (`"integer"`, `"boolean"`, `"string"`, ...).
+    pub fn json_type(&self) -> &str {
+        self.schema
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("string")
+    }
+
+    pub fn validator(&self) -> Result<&Validator, String> {
+        self.validator
+            .get_or_init(|| SPEC.compile(&self.schema, &format!("parameter {}", self.name)))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// The body an operation answers with on success.
+pub(crate) struct ResponseSpec {
+    pub status: u16,
+    /// NDJSON stream: the schema is that of one line.
+    pub stream: bool,
+    schema: Option<Value>,
+    validator: OnceLock<Result<Validator, String>>,
+}
+
+impl ResponseSpec {
+    /// The compiled validator of the body (or of one line of a stream), if the spec gives a
+    /// JSON schema for it.
+    pub fn validator(&self) -> Option<Result<&Validator, String>> {
+        let schema = self.schema.as_ref()?;
+        Some(
+            self.validator
+                .get_or_init(|| SPEC.compile(schema, "response"))
+                .as_ref()
+                .map_err(Clone::clone),
+        )
     }
 }
 
@@ -114,6 +169,26 @@ impl Spec {
         for op in doc["operations"].as_array().expect("operations") {
             let method = op["method"].as_str().expect("method").to_string();
             let template = op["path"].as_str().expect("path").to_string();
+            let parameters = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| Param {
+                    name: p["name"].as_str().unwrap_or_default().to_string(),
+                    location: p["in"].as_str().unwrap_or_default().to_string(),
+                    required: p["required"].as_bool().unwrap_or(false),
+                    schema: p["schema"].clone(),
+                    validator: OnceLock::new(),
+                })
+                .collect();
+            let response = Some(&op["response"])
+                .filter(|r| r.is_object())
+                .map(|r| ResponseSpec {
+                    status: r["status"].as_u64().unwrap_or(200) as u16,
+                    stream: r["stream"].as_bool().unwrap_or(false),
+                    schema: Some(r["schema"].clone()).filter(|s| !s.is_null()),
+                    validator: OnceLock::new(),
+                });
             write.insert(
                 (method, template),
                 WriteOp {
@@ -121,6 +196,8 @@ impl Spec {
                     content_type: op["content_type"].as_str().map(str::to_string),
                     schema: Some(op["schema"].clone()).filter(|s| !s.is_null()),
                     validator: OnceLock::new(),
+                    parameters,
+                    response,
                 },
             );
         }
@@ -209,27 +286,35 @@ impl Spec {
     /// The compiled validator of a write operation's request body (compiled on first use).
     pub fn validator<'a>(&self, op: &'a WriteOp) -> Result<&'a Validator, String> {
         op.validator
-            .get_or_init(|| {
-                let schema = op.schema.as_ref().ok_or("operation has no JSON schema")?;
-                let mut root = Map::new();
-                root.insert(
-                    "$schema".into(),
-                    Value::from("https://json-schema.org/draft/2020-12/schema"),
-                );
-                let mut schema = schema.clone();
-                close_objects(&mut schema);
-                if let Value::Object(obj) = schema {
-                    root.extend(obj);
-                }
-                root.insert("components".into(), self.components.clone());
-                jsonschema::options()
-                    .with_draft(Draft::Draft202012)
-                    .should_validate_formats(true)
-                    .build(&Value::Object(root))
-                    .map_err(|e| format!("cannot compile the schema of {}: {e}", op.operation_id))
+            .get_or_init(|| match op.schema.as_ref() {
+                Some(schema) => self.compile(schema, &op.operation_id),
+                None => Err("operation has no JSON schema".to_string()),
             })
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// A JSON Schema 2020-12 validator for `schema`, resolving `#/components/...` against the
+    /// kept components; objects are closed (see `close_objects`).
+    pub fn compile(&self, schema: &Value, what: &str) -> Result<Validator, String> {
+        let mut root = Map::new();
+        root.insert(
+            "$schema".into(),
+            Value::from("https://json-schema.org/draft/2020-12/schema"),
+        );
+        let mut schema = schema.clone();
+        close_objects(&mut schema);
+        match schema {
+            Value::Object(obj) => root.extend(obj),
+            Value::Bool(true) => {}
+            other => return Err(format!("{what}: not a schema object: {other}")),
+        }
+        root.insert("components".into(), self.components.clone());
+        jsonschema::options()
+            .with_draft(Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&Value::Object(root))
+            .map_err(|e| format!("cannot compile the schema of {what}: {e}"))
     }
 
     /// The `_generated` header of the schema file (where it came from).
@@ -292,6 +377,12 @@ mod tests {
         for op in SPEC.operations.iter().filter_map(|o| o.write.as_ref()) {
             if op.is_json() {
                 SPEC.validator(op).unwrap();
+            }
+            for p in &op.parameters {
+                p.validator().unwrap();
+            }
+            if let Some(Err(e)) = op.response.as_ref().and_then(ResponseSpec::validator) {
+                panic!("{}: {e}", op.operation_id);
             }
         }
         assert_eq!(
