@@ -452,3 +452,74 @@ fn h05_token_counts_near_i64_max_do_not_overflow() {
     );
     println!("FIGURES 5 | token counts of i64::MAX in anthropic, google and bedrock shapes | no panic, usage {:?}", usage);
 }
+
+// ---- 13. a byte budget for what the SDK holds ---------------------------------------------------
+
+#[opik::track]
+fn big_argument(text: &str) -> usize {
+    text.len()
+}
+
+/// A line of `/proc/self/status`, in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+#[ignore = "run by h13 as a child process"]
+fn h13_child_stalled_server_and_300_kb_arguments() {
+    let Some(client) = child_client() else { return };
+    let before = status_kib("VmRSS:");
+    let calls = 1_000u64; // 1,000 calls of 300 KB: 300 MB, 600 MB as trace and span, unbounded
+    client.sync_scope(|| {
+        for i in 0..calls {
+            let text = "x".repeat(300_000 + i as usize % 7);
+            big_argument(&text);
+        }
+    });
+    let peak = status_kib("VmHWM:");
+    let stats = client.stats();
+    let report = client.shutdown(Duration::from_millis(300));
+    let final_stats = report.stats;
+    assert_eq!(final_stats.produced, 2 * calls, "{final_stats}");
+    assert_eq!(
+        final_stats.produced,
+        final_stats.delivered + final_stats.dropped_total(),
+        "{final_stats}"
+    );
+    assert!(
+        final_stats.dropped(opik::export::DropReason::MemoryBudget) > 0,
+        "{final_stats}"
+    );
+    println!(
+        "CHILD RSS before {before} KiB, peak {peak} KiB (+{} MiB); while stalled: {stats}; after shutdown: {final_stats}",
+        peak.saturating_sub(before) / 1024
+    );
+    // 64 MiB of payloads held at most, plus a batch being encoded and the allocator's slack.
+    assert!(
+        peak.saturating_sub(before) < 160 * 1024,
+        "peak RSS grew by {} MiB",
+        peak.saturating_sub(before) / 1024
+    );
+}
+
+#[test]
+fn h13_a_stalled_server_with_300_kb_arguments_keeps_memory_under_the_byte_budget() {
+    let server = FakeOpik::start();
+    server.fail_for_with(
+        "/batch",
+        Duration::from_secs(600),
+        fake_opik::Reply::never(),
+    );
+    let stdout = run_child("h13_child_stalled_server_and_300_kb_arguments", &server);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("CHILD"))
+        .unwrap_or("");
+    println!("FIGURES 13 | server stalled (never answers), 1,000 calls with a 300 KB argument (600 MB of records unbounded), max_buffered_bytes 64 MiB | {line}");
+}

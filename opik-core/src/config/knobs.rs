@@ -103,6 +103,13 @@ knobs! {
     /// truncation marker before it is sent (default 20 MiB, the Python SDK's limit; at least
     /// 64 KiB).
     max_record_bytes: usize = 20 << 20;
+    /// The most bytes of payloads (inputs and outputs) the SDK holds for records not yet
+    /// delivered, in the queue and in the exporter (default 64 MiB, at least 1 MiB). Past it,
+    /// new records with large payloads are dropped and counted as `memory_budget`, so a stalled
+    /// server cannot make the app's memory grow with what it records. Records with payloads
+    /// under 256 bytes are bounded by `queue_capacity` instead (they never take the budget's
+    /// lock-free counter, to keep the common call cheap).
+    max_buffered_bytes: usize = 64 << 20;
 }
 
 impl ExportSettings {
@@ -137,6 +144,13 @@ impl ExportSettings {
             MIN_BATCH_MAX_BYTES,
             None,
             "smaller records could not hold one ordinary span with its prompt",
+        )?;
+        usize_in_range(
+            "max_buffered_bytes",
+            self.max_buffered_bytes,
+            1 << 20,
+            None,
+            "less could not hold one ordinary batch of spans with their prompts",
         )?;
         usize_in_range(
             "max_retries",

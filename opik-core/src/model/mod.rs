@@ -5,6 +5,7 @@
 //! by `pipe`, encoded by `export`). May import nothing else of this crate: everything above
 //! depends on it, so it depends on nothing.
 
+mod charge;
 mod clock;
 mod depth;
 mod guard;
@@ -19,6 +20,7 @@ mod update;
 mod usage;
 pub(crate) mod wire;
 
+pub(crate) use charge::ByteCharge;
 pub use clock::anchor;
 pub use clock::Timestamp;
 pub(crate) use depth::Limited;

@@ -4,7 +4,7 @@
 //! into the spec's `Trace_Write` / `Span_Write` / feedback-score items by the exporter
 //! (`wire`). Fields that are absent are left out of the JSON, never sent as `null`.
 
-use super::{Payload, ProjectName, Tags, Timestamp};
+use super::{ByteCharge, Payload, ProjectName, Tags, Timestamp};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -94,6 +94,8 @@ pub struct SpanDetails {
     pub total_estimated_cost: Option<f64>,
     /// What went wrong.
     pub error_info: Option<ErrorInfo>,
+    /// The bytes a record with large payloads holds against the pipe's byte budget.
+    pub(crate) charge: Option<ByteCharge>,
 }
 
 /// Trace fields that most traces do not have.
@@ -103,6 +105,8 @@ pub struct TraceDetails {
     pub thread_id: Option<String>,
     /// What went wrong.
     pub error_info: Option<ErrorInfo>,
+    /// The bytes a record with large payloads holds against the pipe's byte budget.
+    pub(crate) charge: Option<ByteCharge>,
 }
 
 /// What every trace and span record has: written once here, built once (from a span's start
@@ -194,6 +198,27 @@ pub enum Record {
 }
 
 impl Record {
+    /// The bytes of its payloads (input and output), for the byte budget.
+    #[inline]
+    pub(crate) fn payload_bytes(&self) -> usize {
+        let base = match self {
+            Record::Trace(t) => &t.base,
+            Record::Span(s) => &s.base,
+            Record::Feedback(_) => return 0,
+        };
+        base.input.as_ref().map_or(0, Payload::len) + base.output.as_ref().map_or(0, Payload::len)
+    }
+
+    /// Makes the record hold `charge` for as long as it lives (feedback scores are small and
+    /// never charged).
+    pub(crate) fn hold(&mut self, charge: ByteCharge) {
+        match self {
+            Record::Trace(t) => t.details.get_or_insert_with(Box::default).charge = Some(charge),
+            Record::Span(s) => s.details.get_or_insert_with(Box::default).charge = Some(charge),
+            Record::Feedback(_) => {}
+        }
+    }
+
     /// Which endpoint the record goes to.
     pub fn kind(&self) -> RecordKind {
         match self {

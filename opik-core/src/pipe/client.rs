@@ -8,12 +8,17 @@ use super::queue::{Control, Pipe, Reply};
 use super::stats::{FlushReport, Stats};
 use super::watched::Watched;
 use super::DropReason;
-use crate::model::{ProjectName, Record};
+use crate::model::{ByteCharge, ProjectName, Record};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// Payloads from this size on count against the byte budget; smaller records are bounded by
+/// the queue's record count (twice `queue_capacity` of them at most, ~256 bytes of payload
+/// each) and never touch the budget's shared counter.
+const CHARGED_FROM: usize = 256;
 
 /// A handle to one export pipeline. Cheap to clone; the exporter stops (after delivering what
 /// it holds, within the shutdown timeout) when the last clone is dropped or on [`shutdown`].
@@ -68,7 +73,7 @@ impl Client {
 
     /// Queues a record for export. Never blocks: a full queue drops the record and counts it.
     #[inline]
-    pub(crate) fn enqueue(&self, record: Record) {
+    pub(crate) fn enqueue(&self, mut record: Record) {
         // Every record (tracked calls, explicit handles, feedback scores, integrations) comes
         // through here: with the `enabled` feature off this is where they all become no-ops.
         if !cfg!(feature = "enabled") {
@@ -79,6 +84,19 @@ impl Client {
             pipe.counters
                 .add_dropped_unqueued(DropReason::AfterShutdown, 1);
             return;
+        }
+        let bytes = record.payload_bytes();
+        if bytes >= CHARGED_FROM {
+            // A large record holds its bytes against the budget until it is dropped, wherever
+            // (delivered, dropped, shut down): see `model::ByteCharge`.
+            match ByteCharge::try_new(&pipe.held_bytes, bytes as u64, pipe.max_held_bytes) {
+                Some(charge) => record.hold(charge),
+                None => {
+                    pipe.counters
+                        .add_dropped_unqueued(DropReason::MemoryBudget, 1);
+                    return;
+                }
+            }
         }
         pipe.counters.add_queued(1);
         if pipe.queue.push(record).is_err() {

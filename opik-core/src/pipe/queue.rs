@@ -7,8 +7,8 @@ use super::DropReason;
 use crate::config::ExportSettings;
 use crate::model::Record;
 use crossbeam_queue::ArrayQueue;
-use std::sync::atomic::AtomicBool;
-use std::sync::Weak;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 use tokio::sync::Notify;
 
@@ -36,6 +36,10 @@ pub(crate) struct Pipe {
     pub(crate) closed: AtomicBool,
     /// Spans that started, for the long-span watch (`None` when the threshold is off).
     pub(crate) started: Option<ArrayQueue<Weak<dyn Watched>>>,
+    /// Payload bytes held by the records with large payloads not yet dropped (see
+    /// `model::ByteCharge`), and the most it may be.
+    pub(crate) held_bytes: Arc<AtomicU64>,
+    pub(crate) max_held_bytes: u64,
 }
 
 impl Pipe {
@@ -51,6 +55,8 @@ impl Pipe {
             started: settings
                 .long_span_threshold
                 .map(|_| ArrayQueue::new(WATCH_QUEUE)),
+            held_bytes: Arc::default(),
+            max_held_bytes: settings.max_buffered_bytes as u64,
         }
     }
 
@@ -66,6 +72,8 @@ impl Pipe {
             saturated: AtomicBool::new(false),
             closed: AtomicBool::new(true),
             started: None,
+            held_bytes: Arc::default(),
+            max_held_bytes: 0,
         }
     }
 

@@ -36,11 +36,14 @@ pub enum DropReason {
     AfterShutdown,
     /// Still undelivered when the shutdown deadline passed.
     ShutdownDeadline,
+    /// Its payloads would have taken the records held for delivery past `max_buffered_bytes`
+    /// (a stalled or slow server, large inputs or outputs).
+    MemoryBudget,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 10] = [
         DropReason::QueueFull,
         DropReason::RateLimitedExhausted,
         DropReason::Http4xx,
@@ -50,6 +53,7 @@ impl DropReason {
         DropReason::Serialization,
         DropReason::AfterShutdown,
         DropReason::ShutdownDeadline,
+        DropReason::MemoryBudget,
     ];
 
     /// A stable snake_case name for logs and metrics.
@@ -64,6 +68,7 @@ impl DropReason {
             DropReason::Serialization => "serialization",
             DropReason::AfterShutdown => "after_shutdown",
             DropReason::ShutdownDeadline => "shutdown_deadline",
+            DropReason::MemoryBudget => "memory_budget",
         }
     }
 
