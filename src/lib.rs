@@ -183,10 +183,10 @@
 
 pub use opik_core::{
     current_span_data, current_trace_data, flush, flush_async, init, init_or_local, init_with,
-    log_span_feedback_scores, log_thread_feedback_scores, log_trace_feedback_scores, spawn, stats,
-    update_current_span, update_current_trace, ErrorInfo, FutureExt, InitError, Opik, OpikGuard,
-    Score, ScoreError, ScoreOptions, SpanData, SpanHandle, SpanType, SpanUpdate, TraceData,
-    TraceHandle, TraceUpdate, Usage,
+    log_span_feedback_scores, log_thread_feedback_scores, log_trace_feedback_scores, span, spawn,
+    stats, update_current_span, update_current_trace, ErrorInfo, FutureExt, InitError, Opik,
+    OpikGuard, Score, ScoreError, ScoreOptions, SpanBuilder, SpanData, SpanHandle, SpanType,
+    SpanUpdate, TraceData, TraceHandle, TraceUpdate, Usage,
 };
 
 /// Records each call of a function as an Opik span (and as a trace when no tracked call is

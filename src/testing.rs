@@ -156,7 +156,7 @@ impl Recorder {
 
     /// Runs `f`, capturing the traces it starts.
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.client.sync_scope(f)
+        self.client.run(f)
     }
 
     /// Runs `fut`, capturing the traces it starts.

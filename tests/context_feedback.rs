@@ -18,7 +18,7 @@ fn answer() -> (uuid::Uuid, uuid::Uuid) {
 fn scores_logged_by_id_go_to_their_three_endpoints() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    client.sync_scope(|| {
+    client.run(|| {
         let (span_id, trace_id) = answer();
         opik::log_span_feedback_scores([(span_id, Score::new("accuracy", 0.5).reason("half"))])
             .expect("valid");
@@ -68,8 +68,8 @@ fn scores_logged_by_id_go_to_their_three_endpoints() {
 fn an_invalid_score_is_an_error_and_nothing_of_the_call_is_sent() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    let id = client.sync_scope(|| answer().0);
-    client.sync_scope(|| {
+    let id = client.run(|| answer().0);
+    client.run(|| {
         let err = opik::log_span_feedback_scores([
             (id, Score::new("fine", 1.0)),
             (id, Score::new("huge", 1e10)),

@@ -130,7 +130,7 @@ async fn updates_after_the_span_ended_are_refused() {
     let server = FakeOpik::start();
     let client = common::client_for(&server);
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let task = client.sync_scope(|| parent_that_returns_early(rx));
+    let task = client.run(|| parent_that_returns_early(rx));
     tx.send(()).unwrap();
     assert_eq!(task.await.unwrap(), (false, false));
     assert!(client.flush_async(Duration::from_secs(5)).await.completed);

@@ -102,7 +102,7 @@ fn usage_of(spans: &[Value], name: &str) -> Value {
 fn update_context_matches_the_python_sdk_on_the_wire() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    let out = client.sync_scope(|| handle_turn("hi", 1));
+    let out = client.run(|| handle_turn("hi", 1));
     assert_eq!(out, "turn 1: the answer to hi");
     assert!(client.flush(Duration::from_secs(5)).completed);
     server.assert_valid();
@@ -211,7 +211,7 @@ fn with_bad_values() -> u32 {
 fn invalid_tags_scores_and_costs_are_left_out_not_sent() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    assert_eq!(client.sync_scope(with_bad_values), 2);
+    assert_eq!(client.run(with_bad_values), 2);
     assert!(client.flush(Duration::from_secs(5)).completed);
     server.assert_valid();
     let spans = server.spans();
@@ -227,7 +227,7 @@ fn invalid_tags_scores_and_costs_are_left_out_not_sent() {
 fn outside_a_span_the_context_api_is_a_no_op() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    client.sync_scope(|| {
+    client.run(|| {
         let mut ran = false;
         assert!(!opik::update_current_span(|_| ran = true));
         assert!(!opik::update_current_trace(|_| ran = true));
@@ -300,7 +300,7 @@ fn trace_setters(question: &str) -> usize {
 fn trace_input_error_info_and_span_rename_reach_the_wire() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    assert_eq!(client.sync_scope(|| trace_setters("why?")), 4);
+    assert_eq!(client.run(|| trace_setters("why?")), 4);
     assert!(client.flush(Duration::from_secs(5)).completed);
     server.assert_valid();
     let trace = &server.traces()[0];

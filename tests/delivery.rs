@@ -201,7 +201,7 @@ fn c01_503_for_a_while_then_every_span_arrives_exactly_once() {
     let server = FakeOpik::start();
     server.fail_for("/batch", Duration::from_millis(600), 503);
     let client = client_for(&server);
-    client.sync_scope(|| {
+    client.run(|| {
         for _ in 0..20 {
             root(4);
         }
@@ -236,7 +236,7 @@ fn c01b_5xx_past_the_retry_deadline_ends_as_http_5xx_exhausted() {
     let client = client_with(config_url(&server.base_url()), |b| {
         b.retry_deadline(Duration::from_millis(400))
     });
-    client.sync_scope(|| root(2));
+    client.run(|| root(2));
     let t = Instant::now();
     let report = client.flush(Duration::from_secs(10));
     let took = t.elapsed();
@@ -261,7 +261,7 @@ fn c01b_5xx_past_the_retry_deadline_ends_as_http_5xx_exhausted() {
 fn c02_connection_refused_until_the_server_starts_then_all_delivered() {
     let reserved = FakeOpik::reserve();
     let client = client_with(config_url(&reserved.base_url()), |s| s);
-    client.sync_scope(|| {
+    client.run(|| {
         for _ in 0..10 {
             root(3);
         }
@@ -289,7 +289,7 @@ fn c02_connection_refused_until_the_server_starts_then_all_delivered() {
 fn c02b_connection_refused_for_good_ends_as_network() {
     let reserved = FakeOpik::reserve(); // bound, never listening: connections are refused
     let client = client_with(config_url(&reserved.base_url()), |b| b.max_retries(2));
-    client.sync_scope(|| root(1));
+    client.run(|| root(1));
     let report = client.flush(Duration::from_secs(10));
     assert!(report.completed);
     assert_eq!(report.stats.dropped(DropReason::Network), 3);
@@ -302,7 +302,7 @@ fn rate_limited(header: &str, value: &str, expect_pause: Duration) {
     let server = FakeOpik::start();
     server.script("/traces/batch", [Reply::status(429).header(header, value)]);
     let client = client_for(&server);
-    client.sync_scope(|| {
+    client.run(|| {
         for _ in 0..5 {
             root(2);
         }
@@ -374,7 +374,7 @@ fn c03d_429_without_headers_is_retried_with_backoff_not_dropped() {
         [Reply::status(429), Reply::status(429), Reply::status(429)],
     );
     let client = client_for(&server);
-    client.sync_scope(|| root(3));
+    client.run(|| root(3));
     let report = client.flush(Duration::from_secs(10));
     assert!(report.completed);
     assert_eq!(report.stats.delivered, 5);
@@ -391,7 +391,7 @@ fn c03e_429_forever_ends_as_rate_limited_exhausted() {
         Reply::status(429).header("Retry-After", "0.05"),
     );
     let client = client_with(config_url(&server.base_url()), |b| b.max_retries(3));
-    client.sync_scope(|| root(1));
+    client.run(|| root(1));
     let t = Instant::now();
     let report = client.flush(Duration::from_secs(10));
     let took = t.elapsed();
@@ -422,7 +422,7 @@ fn c03f_a_huge_server_wait_is_capped_and_a_flush_meanwhile_returns_by_its_deadli
     let client = client_with(config_url(&server.base_url()), |b| {
         b.rate_limit_max_wait(Duration::from_millis(800))
     });
-    client.sync_scope(|| root(1));
+    client.run(|| root(1));
     let t = Instant::now();
     let early = client.flush(Duration::from_millis(200));
     let early_took = t.elapsed();
@@ -451,7 +451,7 @@ fn c03g_409_counts_as_delivered() {
     let server = FakeOpik::start();
     server.script("/spans/batch", [Reply::status(409)]);
     let client = client_for(&server);
-    client.sync_scope(|| root(1));
+    client.run(|| root(1));
     let report = client.flush(Duration::from_secs(5));
     assert!(report.completed);
     assert_eq!(report.stats.delivered, 3);
@@ -468,7 +468,7 @@ fn c04_never_answering_server_flush_returns_by_its_deadline_and_shutdown_counts_
     let client = client_with(config_url(&server.base_url()), |b| {
         b.shutdown_timeout(Duration::from_millis(300))
     });
-    client.sync_scope(|| {
+    client.run(|| {
         for _ in 0..10 {
             root(3);
         }
@@ -495,7 +495,7 @@ fn c04_never_answering_server_flush_returns_by_its_deadline_and_shutdown_counts_
     assert_eq!(report.stats.delivered, 0);
     assert_eq!(report.stats.dropped(DropReason::ShutdownDeadline), 50);
     // Records made after shutdown are counted too.
-    client.sync_scope(|| root(1));
+    client.run(|| root(1));
     let after = client.stats();
     assert_eq!(after.dropped(DropReason::AfterShutdown), 3);
     assert_accounted(&after, 10 * 5 + 3);
@@ -618,7 +618,7 @@ fn c05_burst_far_above_the_queue_with_a_stalled_server_is_counted_and_bounded() 
     let rounds = 2_000u32; // 2000 roots of 10 leaves: 24 000 records, 24x the queue
     let mut first = Duration::ZERO;
     let mut last = Duration::ZERO;
-    client.sync_scope(|| {
+    client.run(|| {
         for i in 0..rounds {
             let t = Instant::now();
             root(10);
@@ -674,7 +674,7 @@ fn c05b_after_an_overload_spans_are_queued_again() {
     let client = client_with(config_url(&server.base_url()).queue_capacity(10), |s| s);
     // 1 root + 100 leaves in a tight loop: far more than the queue holds before the exporter's
     // next look, so the producer meets a full queue and nested spans start being dropped early.
-    client.sync_scope(|| root(100));
+    client.run(|| root(100));
     let burst = client.flush(Duration::from_secs(5));
     assert!(burst.completed);
     assert!(
@@ -684,7 +684,7 @@ fn c05b_after_an_overload_spans_are_queued_again() {
     );
     let delivered_before = burst.stats.delivered;
     // The exporter has taken records since: a later trace is recorded whole.
-    client.sync_scope(|| root(5));
+    client.run(|| root(5));
     let after = client.flush(Duration::from_secs(5));
     assert!(after.completed);
     assert_accounted(&after.stats, 102 + 7);
@@ -709,7 +709,7 @@ fn c06a_413_on_a_big_batch_splits_it_and_everything_arrives() {
     let server = FakeOpik::start();
     server.script("/spans/batch", [Reply::status(413), Reply::status(413)]);
     let client = client_for(&server);
-    client.sync_scope(|| {
+    client.run(|| {
         for _ in 0..10 {
             root(9);
         }
@@ -747,7 +747,7 @@ fn c06b_a_single_record_too_large_is_truncated_and_delivered() {
     );
     let client = client_for(&server);
     let text = "x".repeat(300_000);
-    client.sync_scope(|| big(text));
+    client.run(|| big(text));
     let t = Instant::now();
     let report = client.flush(Duration::from_secs(10));
     let took = t.elapsed();
@@ -781,7 +781,7 @@ fn c06c_a_record_above_max_record_bytes_is_truncated_before_sending() {
     let client = client_with(config_url(&server.base_url()), |b| {
         b.max_record_bytes(100_000)
     });
-    client.sync_scope(|| big("y".repeat(200_000)));
+    client.run(|| big("y".repeat(200_000)));
     let report = client.flush(Duration::from_secs(10));
     assert_eq!(report.stats.delivered, 2);
     assert_eq!(report.stats.truncated, 2);
@@ -799,7 +799,7 @@ fn c06e_repeated_413_on_tiny_requests_always_makes_progress() {
     let server = FakeOpik::start();
     server.script("/spans/batch", (0..2).map(|_| Reply::status(413)));
     let client = client_for(&server);
-    client.sync_scope(|| root(1));
+    client.run(|| root(1));
     let report = client.flush(Duration::from_secs(5));
     assert!(report.completed, "{report:?}");
     assert_eq!(report.stats.delivered, 3);
@@ -818,7 +818,7 @@ fn c06f_a_record_refused_even_truncated_is_dropped_as_too_large() {
     let server = FakeOpik::start();
     server.script("/spans/batch", (0..3).map(|_| Reply::status(413)));
     let client = client_for(&server);
-    client.sync_scope(|| root(1));
+    client.run(|| root(1));
     let report = client.flush(Duration::from_secs(5));
     assert!(report.completed, "{report:?}");
     assert_eq!(report.stats.dropped(DropReason::TooLarge), 1);
@@ -831,7 +831,7 @@ fn c06d_requests_respect_the_byte_cap_as_well_as_the_item_cap() {
     let server = FakeOpik::start();
     let cap = 64 * 1024;
     let client = client_with(config_url(&server.base_url()).batch_max_bytes(cap), |s| s);
-    client.sync_scope(|| {
+    client.run(|| {
         for _ in 0..20 {
             big("z".repeat(10_000));
         }
@@ -858,7 +858,7 @@ fn c06d_requests_respect_the_byte_cap_as_well_as_the_item_cap() {
 fn c00_records_go_out_on_the_flush_interval_without_a_flush() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    client.sync_scope(|| root(2));
+    client.run(|| root(2));
     assert!(
         server.wait_until(Duration::from_secs(5), |s| s.spans().len() == 3),
         "the exporter sends partly filled batches every flush interval"
@@ -886,7 +886,7 @@ fn c07_a_400_drops_that_batch_only_and_later_batches_go_through() {
     let client = client_for(&server);
     let t = Instant::now();
     for _ in 0..3 {
-        client.sync_scope(|| root(2));
+        client.run(|| root(2));
         assert!(client.flush(Duration::from_secs(5)).completed);
     }
     let took = t.elapsed();
@@ -917,7 +917,7 @@ fn c08_a_401_logs_once_counts_and_does_not_retry() {
     let client = client_for(&server);
     let t = Instant::now();
     for _ in 0..5 {
-        client.sync_scope(|| root(2));
+        client.run(|| root(2));
         assert!(client.flush(Duration::from_secs(5)).completed);
     }
     let took = t.elapsed();
@@ -1026,7 +1026,7 @@ fn c09b_sync_spans_watched_for_long_runs_are_roots_and_typed_spans() {
         |s| s,
     );
     let t = Instant::now();
-    assert_eq!(client.sync_scope(slow_sync_root), 1_000);
+    assert_eq!(client.run(slow_sync_root), 1_000);
     let report = client.flush(Duration::from_secs(5));
     let took = t.elapsed();
     assert!(report.completed);
@@ -1087,11 +1087,11 @@ fn under_runtime(label: &str, rt: Option<tokio::runtime::Runtime>) {
             (blocking, non_blocking, shutdown)
         }),
         None => {
-            client.sync_scope(|| root(2));
+            client.run(|| root(2));
             let blocking = client.flush(Duration::from_secs(5));
-            client.sync_scope(|| root(2));
+            client.run(|| root(2));
             let non_blocking = blocking;
-            client.sync_scope(|| root(2));
+            client.run(|| root(2));
             let shutdown = client.shutdown(Duration::from_secs(5));
             (blocking, non_blocking, shutdown)
         }
@@ -1172,10 +1172,10 @@ fn c11_the_api_key_is_in_no_log_error_or_debug_output() {
         [Reply::status(500), Reply::close(), Reply::never()],
     );
     let client = client_with(config_url(&server.base_url()), |b| b.max_retries(3));
-    client.sync_scope(|| root(2));
+    client.run(|| root(2));
     let report = client.flush(Duration::from_secs(5));
     let refused = client_with(config_url("http://127.0.0.1:9/api"), |b| b.max_retries(1));
-    refused.sync_scope(|| root(1));
+    refused.run(|| root(1));
     let refused_report = refused.flush(Duration::from_secs(5));
 
     let mut outputs = vec![

@@ -132,7 +132,7 @@ fn outgoing() -> opik::distributed::DistributedHeaders {
 fn headers_out_in_python_and_w3c_form() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    let h = client.sync_scope(outgoing);
+    let h = client.run(outgoing);
     assert!(client.flush(Duration::from_secs(5)).completed);
     let s = &server.spans()[0];
     let map = h.to_map();
@@ -153,12 +153,11 @@ fn headers_out_in_python_and_w3c_form() {
 fn a_python_style_map_continues_the_trace_in_sync_code() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    let h = client.sync_scope(outgoing);
+    let h = client.run(outgoing);
     // As the Python SDK's get_distributed_trace_headers() dict arrives in a message.
     let received: BTreeMap<String, String> = h.to_map();
-    let out = client.sync_scope(|| {
-        opik::distributed::run_with_distributed_headers(&received, || sync_remote(4))
-    });
+    let out = client
+        .run(|| opik::distributed::run_with_distributed_headers(&received, || sync_remote(4)));
     assert_eq!(out, 8);
     assert!(client.flush(Duration::from_secs(5)).completed);
     server.assert_valid();
@@ -189,9 +188,8 @@ fn foreign_or_malformed_headers_start_a_new_valid_trace() {
         &[("opik_trace_id", "9b2f3c1e-8a4d-4f5e-9c3b-2a1d0e9f8b7c")],
     ];
     for headers in cases {
-        let out = client.sync_scope(|| {
-            opik::distributed::run_with_distributed_headers(headers, || sync_remote(1))
-        });
+        let out = client
+            .run(|| opik::distributed::run_with_distributed_headers(headers, || sync_remote(1)));
         assert_eq!(out, 2);
     }
     assert!(client.flush(Duration::from_secs(5)).completed);

@@ -141,7 +141,7 @@ mod sync_twin {
 fn sync_tree_without_any_runtime() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    let out = client.sync_scope(|| sync_twin::plan_practice("q", 30));
+    let out = client.run(|| sync_twin::plan_practice("q", 30));
     assert_eq!(out, "q: scale 10, tempo 13, 30 min");
     assert!(client.flush(Duration::from_secs(5)).completed);
     assert_practice_tree(&server, "plan_practice", "pick-scale", "pick_tempo");
@@ -151,7 +151,7 @@ fn sync_tree_without_any_runtime() {
 fn requests_carry_key_workspace_gzip_and_v7_ids() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    client.sync_scope(|| sync_twin::plan_practice("q", 1));
+    client.run(|| sync_twin::plan_practice("q", 1));
     assert!(client.flush(Duration::from_secs(5)).completed);
     let requests = server.requests();
     let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
@@ -250,7 +250,7 @@ fn spans_ended_inside_a_trace_count_as_produced_and_delivered() {
     let server = FakeOpik::start();
     let client = client_for(&server);
     for i in 0..10 {
-        client.sync_scope(|| sync_twin::plan_practice("q", i));
+        client.run(|| sync_twin::plan_practice("q", i));
     }
     let report = client.flush(Duration::from_secs(5));
     assert!(report.completed);

@@ -162,7 +162,7 @@ fn array_depth(mut v: &Value) -> usize {
 fn h01_panicking_serialize_debug_and_display_impls_are_recorded_not_raised() {
     let server = FakeOpik::start();
     let client = common::client_for(&server);
-    let results = client.sync_scope(|| {
+    let results = client.run(|| {
         (
             takes_a_panicking_serialize(&PanicsInSerialize, 1),
             takes_a_panicking_debug(&PanicsInDebug, 1),
@@ -213,7 +213,7 @@ fn h02_an_error_chain_that_loops_ends_with_a_note() {
     let server = FakeOpik::start();
     let client = common::client_for(&server);
     let t = std::time::Instant::now();
-    assert!(client.sync_scope(fails_with_a_looping_chain).is_err());
+    assert!(client.run(fails_with_a_looping_chain).is_err());
     let took = t.elapsed();
     assert!(client.flush(Duration::from_secs(5)).completed);
     server.assert_valid();
@@ -284,7 +284,7 @@ fn h03_child_deep_values() {
     on_worker_stack(move || {
         for levels in [10_000usize, 50_000] {
             let value = nested(levels);
-            c.sync_scope(|| deep(&value));
+            c.run(|| deep(&value));
             // `Value`'s own drop recurses once per level; the app's problem, not this test's.
             std::mem::forget(value);
         }
@@ -343,7 +343,7 @@ fn h04_child_deep_recursion() {
     let c = client.clone();
     let (sync_levels, async_levels) = levels();
     let (sync, asynchronous) = on_worker_stack(move || {
-        let sync = c.sync_scope(|| recurse_sync(sync_levels));
+        let sync = c.run(|| recurse_sync(sync_levels));
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
@@ -476,7 +476,7 @@ fn h13_child_stalled_server_and_300_kb_arguments() {
     let Some(client) = child_client() else { return };
     let before = status_kib("VmRSS:");
     let calls = 1_000u64; // 1,000 calls of 300 KB: 300 MB, 600 MB as trace and span, unbounded
-    client.sync_scope(|| {
+    client.run(|| {
         for i in 0..calls {
             let text = "x".repeat(300_000 + i as usize % 7);
             big_argument(&text);

@@ -155,7 +155,7 @@ fn recorded_spans_are_valid_opik_requests() {
     let server = fake_opik::FakeOpik::start();
     let client = common::client_for(&server);
     tracing::subscriber::with_default(subscriber(), || {
-        client.sync_scope(|| {
+        client.run(|| {
             coach("C major");
         });
     });

@@ -370,7 +370,7 @@ async fn flushes_async(x: u8) -> u8 {
 fn flush_true_delivers_before_the_call_returns() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    client.sync_scope(|| flushes(3));
+    client.run(|| flushes(3));
     // No client.flush(): the call itself waited for delivery.
     assert_eq!(server.traces().len(), 1);
     assert_eq!(server.spans().len(), 1);

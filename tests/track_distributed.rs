@@ -39,7 +39,7 @@ async fn tracked_functions_continue_a_remote_trace() {
     let client = client_for(&server);
     let (header_map, map) = client.scope(caller()).await;
     assert_eq!(client.scope(handle_async(&header_map, 60)).await, 61);
-    assert_eq!(client.sync_scope(|| handle_sync(map, 60)), 120);
+    assert_eq!(client.run(|| handle_sync(map, 60)), 120);
     assert!(client.flush_async(Duration::from_secs(5)).await.completed);
 
     server.assert_valid();

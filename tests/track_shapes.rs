@@ -227,7 +227,7 @@ fn with_cfg_params(#[cfg(any())] never: u32, #[cfg(not(any()))] always: u32) -> 
 fn unsafe_fn_inner_attributes_and_cfg_params() {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    client.sync_scope(|| {
+    client.run(|| {
         let v = 9u8;
         // SAFETY: `v` lives for the call.
         assert_eq!(unsafe { read_raw(&v) }, 9);

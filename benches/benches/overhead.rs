@@ -73,7 +73,7 @@ fn report_stats(sink: &Sink, row: &str) {
 /// `#[track]` with nothing configured: one relaxed load and a branch. `tracing` is compared
 /// with a span below its subscriber's level filter, `fastrace` with a span that has no parent.
 fn runtime_off(c: &mut Criterion) {
-    // Installs the comparisons' subscribers; opik has no client outside `sync_scope`.
+    // Installs the comparisons' subscribers; opik has no client outside `Client::run`.
     let _ = shared_sink();
     let mut g = c.benchmark_group("runtime_off");
     g.bench_function("untracked", |b| b.iter(plain::leaf));
@@ -92,9 +92,8 @@ fn sync_nested(c: &mut Criterion) {
     g.bench_function("untracked", |b| b.iter(plain::leaf));
     g.bench_function("opik", |b| {
         b.iter_custom(|iters| {
-            sink.client.sync_scope(|| {
-                time_nested(iters, |body| opik_tracked::root(body), opik_tracked::leaf)
-            })
+            sink.client
+                .run(|| time_nested(iters, |body| opik_tracked::root(body), opik_tracked::leaf))
         })
     });
     g.bench_function("tracing", |b| {
@@ -127,7 +126,7 @@ fn async_nested(c: &mut Criterion) {
     g.bench_function("untracked", |b| b.iter(|| poll_once(plain::leaf_async())));
     g.bench_function("opik", |b| {
         b.iter_custom(|iters| {
-            sink.client.sync_scope(|| {
+            sink.client.run(|| {
                 time_nested(
                     iters,
                     |body| opik_tracked::root(body),
@@ -170,7 +169,7 @@ fn with_args(c: &mut Criterion) {
     });
     g.bench_function("opik", |b| {
         b.iter_custom(|iters| {
-            sink.client.sync_scope(|| {
+            sink.client.run(|| {
                 time_nested(
                     iters,
                     |body| opik_tracked::root(body),
@@ -235,12 +234,12 @@ fn queued(c: &mut Criterion) {
     g.bench_function("sync_nested", |b| {
         b.iter_custom(|iters| {
             sink.client
-                .sync_scope(|| time_nested_queued(iters, &sink.client, root, opik_tracked::leaf))
+                .run(|| time_nested_queued(iters, &sink.client, root, opik_tracked::leaf))
         })
     });
     g.bench_function("async_nested", |b| {
         b.iter_custom(|iters| {
-            sink.client.sync_scope(|| {
+            sink.client.run(|| {
                 time_nested_queued(iters, &sink.client, root, || {
                     poll_once(opik_tracked::leaf_async())
                 })
@@ -249,7 +248,7 @@ fn queued(c: &mut Criterion) {
     });
     g.bench_function("args3_string_out", |b| {
         b.iter_custom(|iters| {
-            sink.client.sync_scope(|| {
+            sink.client.run(|| {
                 time_nested_queued(iters, &sink.client, root, || {
                     black_box(opik_tracked::with_args(
                         black_box(query),

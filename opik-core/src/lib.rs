@@ -32,8 +32,8 @@ mod span;
 
 pub use api::{
     current_span_data, current_trace_data, log_span_feedback_scores, log_thread_feedback_scores,
-    log_trace_feedback_scores, update_current_span, update_current_trace, Opik, SpanData,
-    SpanHandle, TraceData, TraceHandle,
+    log_trace_feedback_scores, span, update_current_span, update_current_trace, Opik, SpanBuilder,
+    SpanData, SpanHandle, TraceData, TraceHandle,
 };
 pub use config::{
     ApiKey, Config, ConfigBuilder, ConfigError, DisabledReason, ErrorKind, Origin, Resolved,

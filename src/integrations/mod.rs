@@ -5,8 +5,6 @@
 //! | `openai` | `openai` | chat completions of an `async-openai` client (plain and streamed) as `llm` spans |
 //! | `tracing` | `tracing_layer` | `tracing` spans as Opik spans; OpenTelemetry GenAI spans (`rig`, `genai`, `langchain-rust`...) as `llm` spans with model, provider and usage |
 
-#[cfg(any(feature = "tracing", feature = "openai"))]
-mod span;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
 

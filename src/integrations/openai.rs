@@ -40,9 +40,7 @@
 //! (`rustls`, `native-tls`) on your own `async-openai` dependency (same version) to reach
 //! `https` endpoints.
 
-use super::span::ManualSpan;
-use crate::__private::SpanMeta;
-use crate::{update_current_span, ErrorInfo, SpanType, Usage};
+use crate::{ErrorInfo, SpanHandle, SpanType, SpanUpdate, Usage};
 use async_openai::config::{Config, OpenAIConfig};
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
@@ -60,13 +58,13 @@ use std::task::{Context, Poll};
 /// The span name, as the Python SDK's `track_openai` names chat completion spans.
 pub const SPAN_NAME: &str = "chat_completion_create";
 
-static CHAT: SpanMeta = SpanMeta {
-    span_type: SpanType::Llm,
-    tags: &["openai"],
-    capture_input: false,
-    capture_output: false,
-    ..SpanMeta::new(SPAN_NAME)
-};
+/// Opens the `llm` span of one chat completion (inert when nothing records).
+fn chat_span() -> SpanHandle {
+    crate::span(SPAN_NAME)
+        .span_type(SpanType::Llm)
+        .tags(["openai"])
+        .start()
+}
 
 /// Wraps `client` so that its chat completions are recorded.
 pub fn track_openai<C: Config>(client: Client<C>) -> OpikOpenAi<C> {
@@ -149,9 +147,10 @@ impl<C: Config> TrackedChat<'_, C> {
         request: CreateChatCompletionRequest,
     ) -> Result<CreateChatCompletionResponse, OpenAIError> {
         let view = request_view(&request);
-        let Some(span) = ManualSpan::start(&CHAT, Cow::Borrowed(SPAN_NAME), None) else {
+        let span = chat_span();
+        if span.id().is_none() {
             return self.openai.client.chat().create(request).await;
-        };
+        }
         let result = self.openai.client.chat().create(request).await;
         let provider = self.openai.provider.to_string();
         let (output, model, usage, error) = match &result {
@@ -163,23 +162,22 @@ impl<C: Config> TrackedChat<'_, C> {
             ),
             Err(e) => (None, None, None, Some(error_info(e))),
         };
-        span.end(move || {
-            update_current_span(|s| {
-                s.input(&view.input)
-                    .metadata(&view.metadata)
-                    .model(model.unwrap_or(view.model))
-                    .provider(provider);
-                if let Some(o) = output {
-                    s.output(&o);
-                }
-                if let Some(u) = usage {
-                    s.usage(u);
-                }
-                if let Some(e) = error {
-                    s.error_info(e);
-                }
-            });
+        span.update(|s| {
+            s.input(&view.input)
+                .metadata(&view.metadata)
+                .model(model.unwrap_or(view.model))
+                .provider(provider);
+            if let Some(o) = output {
+                s.output(&o);
+            }
+            if let Some(u) = usage {
+                s.usage(u);
+            }
+            if let Some(e) = error {
+                s.error_info(e);
+            }
         });
+        span.end();
         result
     }
 
@@ -190,11 +188,12 @@ impl<C: Config> TrackedChat<'_, C> {
         request: CreateChatCompletionRequest,
     ) -> Result<TrackedChatStream, OpenAIError> {
         let view = request_view(&request);
-        let span = ManualSpan::start(&CHAT, Cow::Borrowed(SPAN_NAME), None);
+        let span = chat_span();
+        let recording = span.id().is_some();
         match self.openai.client.chat().create_stream(request).await {
             Ok(inner) => Ok(TrackedChatStream {
                 inner,
-                record: span.map(|span| StreamRecord {
+                record: recording.then(|| StreamRecord {
                     span,
                     view,
                     provider: self.openai.provider.to_string(),
@@ -202,19 +201,16 @@ impl<C: Config> TrackedChat<'_, C> {
                 }),
             }),
             Err(e) => {
-                if let Some(span) = span {
-                    let provider = self.openai.provider.to_string();
-                    let info = error_info(&e);
-                    span.end(move || {
-                        update_current_span(|s| {
-                            s.input(&view.input)
-                                .metadata(&view.metadata)
-                                .model(view.model)
-                                .provider(provider)
-                                .error_info(info);
-                        });
-                    });
-                }
+                let provider = self.openai.provider.to_string();
+                let info = error_info(&e);
+                span.update(|s| {
+                    s.input(&view.input)
+                        .metadata(&view.metadata)
+                        .model(view.model)
+                        .provider(provider)
+                        .error_info(info);
+                });
+                span.end();
                 Err(e)
             }
         }
@@ -314,7 +310,7 @@ impl Aggregate {
 }
 
 struct StreamRecord {
-    span: ManualSpan,
+    span: SpanHandle,
     view: RequestView,
     provider: String,
     acc: Aggregate,
@@ -331,21 +327,20 @@ impl StreamRecord {
         let output = acc.output();
         let mut metadata = view.metadata;
         metadata.insert("stream_chunks".to_owned(), Value::from(acc.chunks));
-        span.end(move || {
-            update_current_span(|s| {
-                s.input(&view.input)
-                    .metadata(&metadata)
-                    .output(&output)
-                    .model(acc.model.unwrap_or(view.model))
-                    .provider(provider);
-                if let Some(u) = acc.usage {
-                    s.usage(u);
-                }
-                if let Some(e) = error {
-                    s.error_info(e);
-                }
-            });
+        span.update(|s: &mut SpanUpdate| {
+            s.input(&view.input)
+                .metadata(&metadata)
+                .output(&output)
+                .model(acc.model.unwrap_or(view.model))
+                .provider(provider);
+            if let Some(u) = acc.usage {
+                s.usage(u);
+            }
+            if let Some(e) = error {
+                s.error_info(e);
+            }
         });
+        span.end();
     }
 }
 

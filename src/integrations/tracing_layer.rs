@@ -50,11 +50,8 @@
 //!
 //! [OpenTelemetry GenAI]: https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/
 
-use super::span::ManualSpan;
-use crate::__private::SpanMeta;
-use crate::{ErrorInfo, SpanType, Usage};
+use crate::{ErrorInfo, SpanHandle, SpanType, SpanUpdate, Usage};
 use serde_json::{Map, Value};
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use tracing::field::{Field, Visit};
@@ -63,18 +60,6 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context as LayerContext;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
-
-static GENERAL: SpanMeta = SpanMeta {
-    capture_input: false,
-    capture_output: false,
-    ..SpanMeta::new("tracing-span")
-};
-static LLM: SpanMeta = SpanMeta {
-    span_type: SpanType::Llm,
-    capture_input: false,
-    capture_output: false,
-    ..SpanMeta::new("tracing-span")
-};
 
 /// Fields whose presence makes a span an `llm` span.
 fn is_llm_field(name: &str) -> bool {
@@ -247,18 +232,18 @@ struct End {
 
 /// A recorded span, kept in the `tracing` span's extensions until it closes.
 struct Bridged {
-    span: ManualSpan,
+    span: SpanHandle,
     fields: Mutex<Fields>,
     event_error: Mutex<Option<String>>,
 }
 
-fn apply(end: End) {
+fn apply(end: End, s: &mut SpanUpdate) {
     let f = end.fields;
     let error = f.error_info().or_else(|| {
         end.event_error
             .map(|message| ErrorInfo::new("error", message))
     });
-    crate::update_current_span(|s| {
+    {
         if let Some(name) = &f.name {
             s.name(name.clone());
         }
@@ -292,7 +277,7 @@ fn apply(end: End) {
         if let Some(e) = error {
             s.error_info(e);
         }
-    });
+    }
 }
 
 impl<S> Layer<S> for OpikLayer
@@ -306,7 +291,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let parent_context = span.parent().and_then(|p| {
             let ext = p.extensions();
-            ext.get::<Bridged>().and_then(|b| b.span.context())
+            ext.get::<Bridged>().map(|b| b.span.context())
         });
         let declares_llm = attrs
             .metadata()
@@ -321,15 +306,23 @@ where
         if !declares_llm && *attrs.metadata().level() > self.level {
             return;
         }
-        let meta: &'static SpanMeta = if declares_llm { &LLM } else { &GENERAL };
-        let name = Cow::Borrowed(attrs.metadata().name());
-        let Some(manual) = ManualSpan::start(meta, name, parent_context.as_ref()) else {
-            return;
+        let span_type = if declares_llm {
+            SpanType::Llm
+        } else {
+            SpanType::General
         };
+        let mut opening = crate::span(attrs.metadata().name()).span_type(span_type);
+        if let Some(parent) = &parent_context {
+            opening = opening.child_of(parent);
+        }
+        let opened = opening.start();
+        if opened.id().is_none() {
+            return; // nothing records here
+        }
         let mut fields = Fields::default();
         attrs.record(&mut Visitor(&mut fields));
         span.extensions_mut().insert(Bridged {
-            span: manual,
+            span: opened,
             fields: Mutex::new(fields),
             event_error: Mutex::new(None),
         });
@@ -375,6 +368,7 @@ where
             fields,
             event_error,
         };
-        b.span.end(move || apply(end));
+        b.span.update(|s| apply(end, s));
+        b.span.end();
     }
 }

@@ -52,7 +52,7 @@ pub fn span<'a>(spans: &'a [Value], name: &str) -> &'a Value {
 pub fn record<R>(f: impl FnOnce() -> R) -> (Vec<Value>, Vec<Value>) {
     let server = FakeOpik::start();
     let client = client_for(&server);
-    client.sync_scope(f);
+    client.run(f);
     assert!(client.flush(Duration::from_secs(5)).completed);
     server.assert_valid();
     (server.traces(), server.spans())

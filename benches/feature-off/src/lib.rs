@@ -35,6 +35,6 @@ pub fn feature_is_off() -> bool {
     let Ok(client) = opik::export::Client::new(&config) else {
         return false;
     };
-    client.sync_scope(|| tracked_leaf(1));
+    client.run(|| tracked_leaf(1));
     client.stats().produced == 0
 }

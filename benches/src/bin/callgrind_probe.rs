@@ -129,13 +129,13 @@ fn main() {
         "fastrace_off" => probe_loop(n, no_root, fastrace_traced::leaf),
         "opik_sync" => sink
             .client
-            .sync_scope(|| probe_loop(n, opik_root, opik_tracked::leaf)),
+            .run(|| probe_loop(n, opik_root, opik_tracked::leaf)),
         "opik_async" => sink
             .client
-            .sync_scope(|| probe_loop(n, opik_root, || poll_once(opik_tracked::leaf_async()))),
+            .run(|| probe_loop(n, opik_root, || poll_once(opik_tracked::leaf_async()))),
         "opik_args" => sink
             .client
-            .sync_scope(|| probe_loop(n, opik_root, args_call(opik_tracked::with_args))),
+            .run(|| probe_loop(n, opik_root, args_call(opik_tracked::with_args))),
         "tracing_sync" => probe_loop(n, tracing_root, tracing_instrumented::leaf),
         "tracing_async" => probe_loop(n, tracing_root, || {
             poll_once(tracing_instrumented::leaf_async())

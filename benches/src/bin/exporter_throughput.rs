@@ -140,7 +140,7 @@ fn throughput(options: &Options, shape: Shape) {
     let mut paused = Duration::ZERO;
     reset_peak_rss();
     let start = Instant::now();
-    client.sync_scope(|| {
+    client.run(|| {
         for _ in 0..traces {
             opik_tracked::root(|| {
                 for _ in 0..CHILDREN_PER_TRACE {
@@ -206,7 +206,7 @@ fn stall(options: &Options) {
     let client = client_for(&server, None, Duration::from_secs(10));
     let rss = || proc_status_kib("VmRSS").unwrap_or(0);
     // Warm up the allocator and the code paths, so the baseline is not the cold process.
-    client.sync_scope(|| opik_tracked::root(|| child(Shape::NoArgs)));
+    client.run(|| opik_tracked::root(|| child(Shape::NoArgs)));
     std::thread::sleep(Duration::from_millis(200));
     let before = rss();
     println!(
@@ -219,7 +219,7 @@ fn stall(options: &Options) {
     let traces = options.burst.div_ceil(per_trace);
     let start = Instant::now();
     let mut next_report = 100_000u64;
-    client.sync_scope(|| {
+    client.run(|| {
         for t in 0..traces {
             opik_tracked::root(|| {
                 for _ in 0..per_trace - 1 {
@@ -254,7 +254,7 @@ fn stall(options: &Options) {
     // Keep producing slowly while the exporter retries, as a live app would.
     let mut next = burst_done + Duration::from_secs(5);
     while burst_done.elapsed() < Duration::from_secs(options.stall_secs) {
-        client.sync_scope(|| {
+        client.run(|| {
             opik_tracked::root(|| {
                 for _ in 0..99 {
                     child(Shape::NoArgs);

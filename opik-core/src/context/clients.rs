@@ -114,8 +114,9 @@ impl<F: Future> Future for ClientScoped<F> {
 
 impl Client {
     /// Runs `f` with this client receiving the traces that start inside it (sync code, or code
-    /// with no runtime), like `tracing`'s `with_default`.
-    pub fn sync_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+    /// with no runtime), like `tracing`'s `with_default`. ([`run`](Self::run) for a closure,
+    /// [`scope`](Self::scope) for a future: the convention of every context in this crate.)
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
         sync_scope_client(self, f)
     }
 

@@ -95,7 +95,7 @@ pub(crate) fn current_span() -> Option<Arc<ActiveSpan>> {
     }
 }
 
-/// The client installed with `Client::scope`/`sync_scope` around the caller, if any.
+/// The client installed with `Client::run`/`scope` around the caller, if any.
 #[inline]
 pub(crate) fn scoped_client() -> Option<Client> {
     let p = SCOPED_CLIENT.with(Cell::get);

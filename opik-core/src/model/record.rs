@@ -94,6 +94,8 @@ pub struct SpanDetails {
     pub total_estimated_cost: Option<f64>,
     /// What went wrong.
     pub error_info: Option<ErrorInfo>,
+    /// Time to the first item of a streamed span, in milliseconds (`ttft`).
+    pub ttft: Option<f64>,
     /// The bytes a record with large payloads holds against the pipe's byte budget.
     pub(crate) charge: Option<ByteCharge>,
 }
@@ -105,6 +107,8 @@ pub struct TraceDetails {
     pub thread_id: Option<String>,
     /// What went wrong.
     pub error_info: Option<ErrorInfo>,
+    /// Time to the first item, when the trace's root span is a stream, in milliseconds.
+    pub ttft: Option<f64>,
     /// The bytes a record with large payloads holds against the pipe's byte budget.
     pub(crate) charge: Option<ByteCharge>,
 }

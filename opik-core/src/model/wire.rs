@@ -59,6 +59,9 @@ impl Serialize for Item<'_, TraceRecord> {
             if let Some(thread) = &d.thread_id {
                 m.serialize_entry("thread_id", thread)?;
             }
+            if let Some(ttft) = d.ttft.filter(|t| t.is_finite() && *t >= 0.0) {
+                m.serialize_entry("ttft", &ttft)?;
+            }
         }
         stamp(&mut m, self.now)?;
         m.end()
@@ -87,6 +90,9 @@ impl Serialize for Item<'_, SpanRecord> {
             }
             if let Some(e) = &d.error_info {
                 m.serialize_entry("error_info", e)?;
+            }
+            if let Some(ttft) = d.ttft.filter(|t| t.is_finite() && *t >= 0.0) {
+                m.serialize_entry("ttft", &ttft)?;
             }
             // The spec says `minimum: 0`; a NaN or negative cost would reject the whole batch.
             if let Some(cost) = d

@@ -1,7 +1,7 @@
 //! [`Client`]: the handle producers hold to one export pipeline.
 //!
 //! It is made where the exporter is started (`export`: `Client::new`, `Client::with_transport`)
-//! and made current where the context is (`context`: `Client::scope`, `Client::sync_scope`);
+//! and made current where the context is (`context`: `Client::run`, `Client::scope`);
 //! here it only feeds the queue and asks the exporter for flushes.
 
 use super::queue::{Control, Pipe, Reply};

@@ -16,7 +16,7 @@ use crate::context;
 use crate::model::{
     new_id, ErrorInfo, Payload, ProjectName, Record, SpanDetails, SpanType, Timestamp,
 };
-use crate::span::{ActiveSpan, ActiveTrace, Progress, StartInfo};
+use crate::span::{ActiveSpan, ActiveTrace, Ended, Progress, StartInfo};
 use capture::{InputCapture, JsonBuf, OutputCapture};
 use std::any::Any;
 use std::borrow::Cow;
@@ -349,14 +349,15 @@ impl Ending {
             }
             return;
         }
-        // Feedback scores set with `update_current_*` (no allocation when there are none).
-        let mut scores: Vec<Record> = Vec::new();
-        if is_root {
-            let record = span.trace_record(Some(end), output.clone(), error.clone());
-            trace.queue_final(record, &mut scores);
-        }
-        let record = span.span_record(Some(end), output, error.map(span_details));
-        span.queue_final_with(update, record, scores);
+        span.queue_end(
+            update,
+            Ended {
+                at: Some(end),
+                output,
+                error,
+                ttft_ms: None,
+            },
+        );
     }
 }
 

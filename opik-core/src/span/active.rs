@@ -184,7 +184,7 @@ impl ActiveSpan {
                 Box::new(TraceDetails {
                     thread_id: trace.thread_id.clone(),
                     error_info: error,
-                    charge: None,
+                    ..TraceDetails::default()
                 })
             }),
         }

@@ -12,4 +12,5 @@ mod slot;
 mod start;
 
 pub(crate) use active::{ActiveSpan, ActiveTrace, SpanRole};
+pub(crate) use end::Ended;
 pub(crate) use start::{Progress, StartInfo};

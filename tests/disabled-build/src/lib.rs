@@ -104,7 +104,7 @@ pub fn tracked_calls_record_nothing() -> Option<bool> {
         .ok()?
         .into_config()?;
     let client = opik::export::Client::new(&config).ok()?;
-    client.sync_scope(|| {
+    client.run(|| {
         let _ = all_arguments(1, "2");
         Counter { n: 0 }.bump();
     });
