@@ -206,11 +206,43 @@ pub use opik_core::{
 /// | `project_name = "lit"` | project of a trace this call starts; nested in a trace of another project, the call follows its trace (one warning per call site) |
 /// | `flush = true` | deliver what is queued when the call returns (short-lived programs, lambdas) |
 /// | `distributed_headers = expr` | continue the trace of incoming headers (an `http::HeaderMap`, a map of strings...): a span under the remote parent, no new trace |
+/// | `aggregate = path::to_fn` | for a stream or an iterator: the output is `to_fn(items)` (the items as `serde_json::Value`s) instead of the default |
 ///
 /// It goes on `async fn`, `fn`, methods (the receiver is never recorded), generic functions,
 /// `unsafe fn`, `#[async_trait]` methods, and functions returning `impl Future<Output = T>`,
 /// `Pin<Box<dyn Future<Output = T>>>` or `BoxFuture<'_, T>`: for those the arguments are recorded
 /// at the call and the span covers the future's run, from its first poll to its completion.
+///
+/// On functions returning a stream or an iterator (`impl Stream<Item = T>`,
+/// `Pin<Box<dyn Stream<Item = T> + Send>>`, `BoxStream<'_, T>`, `impl Iterator<Item = T>`,
+/// `Box<dyn Iterator<Item = T>>`), the arguments and the current span (its parent) are recorded
+/// at the call, and the span covers the consumption: it starts at the first item asked for, is
+/// current while each item is produced (so `update_current_span` there sets the usage of a
+/// streamed answer), records the time to the first item (`ttft`), and ends with the stream. The
+/// items are its output: concatenated when they are strings (a streamed answer's text), a JSON
+/// array otherwise, at most `max_stream_output_bytes` (1 MiB; past it the rest are counted,
+/// not kept, and the output is marked `opik_truncated`). An `Err` item is the span's error and
+/// the stream goes on; a stream dropped before its end records what it yielded and
+/// `metadata.opik_stream.ended_early`.
+///
+/// ```
+/// use futures_util::stream::{self, Stream, StreamExt};
+///
+/// #[opik::track(name = "live-coach-feedback", type = "llm")]
+/// fn feedback(bpm: u32) -> impl Stream<Item = String> {
+///     stream::iter(["steady ", "at ", "92 bpm"].map(String::from))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let recorded = opik::testing::record_async(async {
+///     let answer: String = feedback(92).collect().await;
+///     assert_eq!(answer, "steady at 92 bpm");
+/// })
+/// .await;
+/// assert_eq!(recorded.span("live-coach-feedback")["output"]["output"], "steady at 92 bpm");
+/// # }
+/// ```
 ///
 /// Arguments are recorded with `serde::Serialize`, else their `Debug` form, else
 /// `"<TypeName>"` (for a generic `T`, the bounds written on `T` decide). `Ok(v)` records `v`,

@@ -73,7 +73,7 @@ pub mod __private {
     };
     pub use crate::recorder::{
         call_once, flush_current, flush_current_async, run_sync, AtFirstPoll, Call, CallStart,
-        SpanMeta, StartAt, Started, Tracked,
+        ItemCapture, SpanMeta, StartAt, Started, Tracked, TrackedIter, TrackedStream,
     };
 
     /// Whether a span is current (a tracked call, an explicit span or trace made current, or

@@ -34,6 +34,9 @@ pub struct TrackArgs {
     pub flush: Option<LitBool>,
     /// `distributed_headers = expr`: continue the trace of incoming headers.
     pub distributed_headers: Option<Box<Expr>>,
+    /// `aggregate = path::to_fn`: makes a stream's output from its items; with the key's span.
+    pub aggregate: Option<Box<Expr>>,
+    pub aggregate_key: Option<Span>,
     /// The keys in the order given.
     pub keys: Vec<String>,
 }
@@ -103,6 +106,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "project_name",
     "flush",
     "distributed_headers",
+    "aggregate",
 ];
 
 impl Parse for TrackArgs {
@@ -135,6 +139,9 @@ impl Parse for TrackArgs {
                         syn::Error::new(e.span(), format!("expected `=` after `{key}`"))
                     })?;
                     parse_value(&mut args, &key, input)?;
+                    if key == "aggregate" {
+                        args.aggregate_key = Some(key_span);
+                    }
                 }
             }
             if input.is_empty() {
@@ -177,6 +184,7 @@ fn parse_value(args: &mut TrackArgs, key: &str, input: ParseStream<'_>) -> syn::
         "flush" => args.flush = Some(lit_bool(input, key)?),
         "thread_id" => args.thread_id = Some(Box::new(input.parse()?)),
         "distributed_headers" => args.distributed_headers = Some(Box::new(input.parse()?)),
+        "aggregate" => args.aggregate = Some(Box::new(input.parse()?)),
         "project_name" => {
             args.project_name = Some(lit_str(input, "project_name", "\"my-project\"")?)
         }

@@ -8,19 +8,23 @@
 //!   `BoxFuture<'_, T>`, which is also what `#[async_trait]` turns methods into): the arguments
 //!   are captured at the call, the body runs at the call (it builds the future), and the span
 //!   starts at the future's first poll and ends when it completes: it covers the future's run;
+//! - `fn` returning a stream or an iterator (`impl Stream<Item = T>`, a boxed stream,
+//!   `impl Iterator<Item = T>`...): the arguments and the current span are captured at the
+//!   call, the span starts at the first item asked for, is current during every poll, and
+//!   ends with the stream, its items aggregated (see the runtime's `recorder::stream`);
 //! - any other `fn`: the body becomes a closure run by `run_sync`.
+//!
+//! Which shape a signature has is `shape`'s business; the capture closures are `capture`'s.
 
 use crate::attr::{NameArg, TagArg, TrackArgs};
+use crate::capture;
+use crate::shape::{erase_impl_trait, Shape, Value};
 use crate::valid::{pat_idents, unraw};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::visit_mut::VisitMut;
-use syn::{
-    AttrStyle, Attribute, FnArg, GenericArgument, Item, ItemFn, PathArguments, ReturnType,
-    Signature, Type, TypeParamBound, Visibility,
-};
+use syn::{AttrStyle, Attribute, FnArg, Item, ItemFn, ReturnType, Signature, Type, Visibility};
 
 /// The original item with the error next to it: one error, not a cascade from a missing fn.
 pub fn with_error(err: syn::Error, item: TokenStream) -> TokenStream {
@@ -149,11 +153,11 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
         .flush()
         .then(|| quote! { ::opik::__private::flush_current_async().await; });
 
-    let run = match (sig.asyncness.is_some(), FutureKind::of(&sig.output)) {
-        (true, _) => {
-            let output = ReturnKind::of(&sig.output);
-            let capture_output = output.capture(args.capture_output());
-            let fake_return = fake_return_edge(&sig.output);
+    let fake_return = fake_return_edge(&sig.output);
+    let run = match Shape::of(&sig) {
+        Shape::Async => {
+            let capture_output =
+                capture::output(&Value::of_return(&sig.output), args.capture_output());
             let run = quote! {
                 let __opik_call = ::opik::__private::Call::start(&__OPIK_META, #describe);
                 let __opik_ret = ::opik::__private::Tracked::new(
@@ -178,14 +182,8 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
                 None => run,
             }
         }
-        (false, Some(future)) => {
-            let (out_ty, boxed) = match &future {
-                FutureKind::Impl(t) => (t, false),
-                FutureKind::Boxed(t) => (t, true),
-            };
-            let output = ReturnKind::of_type(out_ty);
-            let capture_output = output.capture(args.capture_output());
-            let fake_return = fake_return_edge(&sig.output);
+        Shape::Future { output, boxed } => {
+            let capture_output = capture::output(&output, args.capture_output());
             // The span starts at the future's first poll, inside `Tracked` itself: no async
             // block around it (one frame less per level of nesting), unless a flush follows.
             let tracked = quote! {
@@ -234,10 +232,43 @@ fn expand_fn(args: &TrackArgs, func: ItemFn) -> TokenStream {
                 #wrapped
             }
         }
-        (false, None) => {
-            let output = ReturnKind::of(&sig.output);
-            let capture_output = output.capture(args.capture_output());
-            let fake_return = fake_return_edge(&sig.output);
+        Shape::Stream { item, boxed } | Shape::Iter { item, boxed } => {
+            let is_stream = matches!(Shape::of(&sig), Shape::Stream { .. });
+            let capture_items = capture::item(&item, args.capture_output());
+            let wrapper = if is_stream {
+                quote!(::opik::__private::TrackedStream)
+            } else {
+                quote!(::opik::__private::TrackedIter)
+            };
+            let aggregate = args.aggregate.as_ref().map(|f| quote! { .aggregate(#f) });
+            let tracked = quote! {
+                #wrapper::new(&__OPIK_META, __opik_pre, __opik_inner, #capture_items) #aggregate
+            };
+            let tracked = match (boxed, is_stream) {
+                (true, true) => quote! { ::std::boxed::Box::pin(#tracked) },
+                (true, false) => quote! { ::std::boxed::Box::new(#tracked) },
+                (false, _) => tracked,
+            };
+            // The arguments and the span current now (the stream's parent) are captured at the
+            // call; the span starts at the first item asked for.
+            let made = quote! {
+                let __opik_pre = ::opik::__private::CallStart::capture(#describe);
+                let __opik_inner = ::opik::__private::call_once(move || {
+                    #fake_return
+                    #block
+                });
+                #tracked
+            };
+            match &args.distributed_headers {
+                Some(headers) => quote! {
+                    let __opik_remote = ::opik::__private::OpikContext::from_headers(&(#headers));
+                    __opik_remote.run(move || { #made })
+                },
+                None => made,
+            }
+        }
+        Shape::Plain(output) => {
+            let capture_output = capture::output(&output, args.capture_output());
             let call = quote! {
                 ::opik::__private::run_sync(
                     __opik_call,
@@ -402,181 +433,6 @@ fn describe_call(args: &TrackArgs, sig: &Signature) -> TokenStream {
     }
 }
 
-/// A non-`async` function that returns a future: the span covers the future's run.
-enum FutureKind {
-    /// `impl Future<Output = T>`.
-    Impl(Type),
-    /// `Pin<Box<dyn Future<Output = T> ...>>` or `BoxFuture<'_, T>`.
-    Boxed(Type),
-}
-
-impl FutureKind {
-    fn of(output: &ReturnType) -> Option<Self> {
-        let ReturnType::Type(_, ty) = output else {
-            return None;
-        };
-        match &**ty {
-            Type::ImplTrait(t) => future_output(&t.bounds).map(FutureKind::Impl),
-            Type::Path(p) => {
-                let seg = p.path.segments.last()?;
-                let args = generic_types(&seg.arguments);
-                match seg.ident.to_string().as_str() {
-                    // futures' `BoxFuture<'a, T>` / `LocalBoxFuture<'a, T>`.
-                    "BoxFuture" | "LocalBoxFuture" => {
-                        args.into_iter().next().cloned().map(FutureKind::Boxed)
-                    }
-                    "Pin" => {
-                        let Some(Type::Path(boxed)) = args.first() else {
-                            return None;
-                        };
-                        let seg = boxed.path.segments.last()?;
-                        if seg.ident != "Box" {
-                            return None;
-                        }
-                        match generic_types(&seg.arguments).first() {
-                            Some(Type::TraitObject(dyn_fut)) => {
-                                future_output(&dyn_fut.bounds).map(FutureKind::Boxed)
-                            }
-                            _ => None,
-                        }
-                    }
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
-    }
-}
-
-/// `T` of a `Future<Output = T>` bound.
-fn future_output<'a>(bounds: impl IntoIterator<Item = &'a TypeParamBound>) -> Option<Type> {
-    bounds.into_iter().find_map(|b| {
-        let TypeParamBound::Trait(t) = b else {
-            return None;
-        };
-        let seg = t.path.segments.last()?;
-        if seg.ident != "Future" {
-            return None;
-        }
-        let PathArguments::AngleBracketed(a) = &seg.arguments else {
-            return None;
-        };
-        a.args.iter().find_map(|g| match g {
-            GenericArgument::AssocType(at) if at.ident == "Output" => Some(at.ty.clone()),
-            _ => None,
-        })
-    })
-}
-
-fn generic_types(args: &PathArguments) -> Vec<&Type> {
-    match args {
-        PathArguments::AngleBracketed(a) => a
-            .args
-            .iter()
-            .filter_map(|g| match g {
-                GenericArgument::Type(t) => Some(t),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// What the function returns, as far as recording its output is concerned.
-enum ReturnKind {
-    /// `()`: nothing to record.
-    Unit,
-    /// `Result<T, E>`: `Ok` is the output, `Err` the error.
-    Result(Type),
-    /// `Option<T>`: `None` records no output.
-    Option(Type),
-    /// Any other nameable type.
-    Other(Type),
-    /// A type with `impl Trait` in it: it cannot be named in the generated code.
-    Opaque,
-}
-
-impl ReturnKind {
-    fn of(output: &ReturnType) -> Self {
-        match output {
-            ReturnType::Default => ReturnKind::Unit,
-            ReturnType::Type(_, ty) => Self::of_type(ty),
-        }
-    }
-
-    fn of_type(ty: &Type) -> Self {
-        // `!`: nothing is ever returned (and `!` cannot be named on stable).
-        if contains_impl_trait(ty) || matches!(ty, Type::Never(_)) {
-            return ReturnKind::Opaque;
-        }
-        if let Type::Tuple(t) = ty {
-            if t.elems.is_empty() {
-                return ReturnKind::Unit;
-            }
-        }
-        let ty = ty.clone();
-        match last_segment_with_args(&ty).as_deref() {
-            Some("Result") => ReturnKind::Result(ty),
-            Some("Option") => ReturnKind::Option(ty),
-            _ => ReturnKind::Other(ty),
-        }
-    }
-
-    /// The closure that records what the call returned.
-    fn capture(&self, values: bool) -> TokenStream {
-        let uses = quote! {
-            #[allow(unused_imports)]
-            use ::opik::__private::{
-                ErrViaDebug as _, ErrViaDisplay as _, ErrViaError as _, ErrViaTypeName as _,
-                ViaDebug as _, ViaSerialize as _, ViaTypeName as _,
-            };
-        };
-        let write_value = |v: TokenStream| {
-            if values {
-                quote! { (&&&::opik::__private::Probe(#v)).opik_write(__opik_out.value()); }
-            } else {
-                quote! { let _ = #v; }
-            }
-        };
-        match self {
-            ReturnKind::Unit | ReturnKind::Opaque => quote! {
-                |_: &_, _: &mut ::opik::__private::OutputCapture| {}
-            },
-            ReturnKind::Result(ty) => {
-                let ok = write_value(quote!(__opik_v));
-                quote! {
-                    |__opik_ret: &#ty, __opik_out: &mut ::opik::__private::OutputCapture| {
-                        #uses
-                        match __opik_ret {
-                            ::core::result::Result::Ok(__opik_v) => { #ok }
-                            ::core::result::Result::Err(__opik_e) => __opik_out
-                                .error((&&&&::opik::__private::ErrProbe(__opik_e)).opik_error()),
-                        }
-                    }
-                }
-            }
-            ReturnKind::Option(ty) => {
-                let some = write_value(quote!(__opik_v));
-                quote! {
-                    |__opik_ret: &#ty, __opik_out: &mut ::opik::__private::OutputCapture| {
-                        #uses
-                        if let ::core::option::Option::Some(__opik_v) = __opik_ret { #some }
-                    }
-                }
-            }
-            ReturnKind::Other(ty) => {
-                let value = write_value(quote!(__opik_ret));
-                quote! {
-                    |__opik_ret: &#ty, __opik_out: &mut ::opik::__private::OutputCapture| {
-                        #uses
-                        #value
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// `if false { return <a value of the declared type>; }`: gives the body block its type
 /// before the body is checked, so type errors point at the user's own lines (the trick
 /// `tracing`'s `#[instrument]` uses). Spanned at the return type, so that an error the edge
@@ -587,14 +443,10 @@ fn fake_return_edge(output: &ReturnType) -> TokenStream {
     let ty = match output {
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => return TokenStream::new(),
-        ReturnType::Type(_, ty) => {
-            let mut ty = (**ty).clone();
-            ImplEraser.visit_type_mut(&mut ty);
-            if matches!(ty, Type::Infer(_)) {
-                return TokenStream::new(); // a bare `impl Trait`: nothing left to say
-            }
-            ty.to_token_stream()
-        }
+        ReturnType::Type(_, ty) => match erase_impl_trait(ty) {
+            Some(ty) => ty.to_token_stream(),
+            None => return TokenStream::new(), // a bare `impl Trait`: nothing left to say
+        },
     };
     let span = match output {
         ReturnType::Type(_, ty) => ty.span(),
@@ -612,46 +464,4 @@ fn fake_return_edge(output: &ReturnType) -> TokenStream {
             return __opik_fake_return;
         }
     }
-}
-
-/// Replaces every `impl Trait` in a type by `_`.
-struct ImplEraser;
-
-impl VisitMut for ImplEraser {
-    fn visit_type_mut(&mut self, ty: &mut Type) {
-        if let Type::ImplTrait(t) = ty {
-            *ty = Type::Infer(syn::TypeInfer {
-                underscore_token: syn::Token![_](t.span()),
-            });
-            return;
-        }
-        syn::visit_mut::visit_type_mut(self, ty);
-    }
-}
-
-/// The name of the last path segment, when it has generic arguments (`io::Result<T>` →
-/// `Result`).
-fn last_segment_with_args(ty: &Type) -> Option<String> {
-    let Type::Path(p) = ty else { return None };
-    let seg = p.path.segments.last()?;
-    match &seg.arguments {
-        PathArguments::AngleBracketed(a)
-            if a.args.iter().any(|g| matches!(g, GenericArgument::Type(_))) =>
-        {
-            Some(seg.ident.to_string())
-        }
-        _ => None,
-    }
-}
-
-fn contains_impl_trait(ty: &Type) -> bool {
-    struct Finder(bool);
-    impl<'ast> syn::visit::Visit<'ast> for Finder {
-        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
-            self.0 = true;
-        }
-    }
-    let mut f = Finder(false);
-    syn::visit::Visit::visit_type(&mut f, ty);
-    f.0
 }

@@ -2,12 +2,15 @@
 //!
 //! Three steps, each in its own module: `attr` parses the arguments into one typed struct,
 //! `valid` checks them against Opik's rules (every error points at the offending token), and
-//! `expand` generates the code; `tags` implements `tags!`. On an argument error the original
+//! `expand` generates the code (with `shape`, what the signature returns, and `capture`, the
+//! closures that record outputs and items); `tags` implements `tags!`. On an argument error the original
 //! function is still emitted next to the `compile_error!`, so the user sees that one error and
 //! not a cascade.
 
 mod attr;
+mod capture;
 mod expand;
+mod shape;
 mod tags;
 mod valid;
 

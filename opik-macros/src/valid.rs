@@ -7,6 +7,7 @@
 //! the tag (see `expand::tag_checks`).
 
 use crate::attr::{NameArg, TrackArgs};
+use crate::shape::Shape;
 use syn::{FnArg, LitStr, Pat, Signature};
 
 /// The span types Opik knows.
@@ -52,8 +53,32 @@ pub fn validate(args: TrackArgs) -> syn::Result<TrackArgs> {
     errors.finish().map(|()| args)
 }
 
-/// Checks the arguments that refer to the function: every name in `skip(..)` is a parameter.
+/// Checks the arguments that refer to the function: every name in `skip(..)` is a parameter,
+/// and the stream arguments go with a function that returns a stream.
 pub fn validate_against(args: &TrackArgs, sig: &Signature) -> syn::Result<()> {
+    let streams = matches!(Shape::of(sig), Shape::Stream { .. } | Shape::Iter { .. });
+    if let (Some(span), false) = (args.aggregate_key, streams) {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "`aggregate` makes the output of a stream or an iterator, and `{}` returns \
+                 neither (`impl Stream<Item = T>`, `Pin<Box<dyn Stream<Item = T>>>`, \
+                 `BoxStream<'_, T>`, `impl Iterator<Item = T>`); remove it",
+                sig.ident
+            ),
+        ));
+    }
+    if let (Some(flush), true) = (&args.flush, streams) {
+        return Err(syn::Error::new(
+            flush.span(),
+            format!(
+                "`flush` is not supported on `{}`, which returns a stream or an iterator: its \
+                 span ends when the stream does, after the function returned; call \
+                 `opik::flush_async` where the stream is consumed",
+                sig.ident
+            ),
+        ));
+    }
     let Some((_, names)) = &args.skip else {
         return Ok(());
     };

@@ -110,6 +110,10 @@ knobs! {
     /// under 256 bytes are bounded by `queue_capacity` instead (they never take the budget's
     /// lock-free counter, to keep the common call cheap).
     max_buffered_bytes: usize = 64 << 20;
+    /// The most bytes of JSON a tracked stream's or iterator's items are aggregated into for its
+    /// output (default 1 MiB); past it, later items are counted but not kept, and the output is
+    /// marked `opik_truncated`, so a long stream never grows memory without bound.
+    max_stream_output_bytes: usize = 1 << 20;
 }
 
 impl ExportSettings {

@@ -61,6 +61,11 @@ impl Client {
         self.shared.project_name
     }
 
+    /// The most bytes of output a tracked stream's items may take (`max_stream_output_bytes`).
+    pub(crate) fn stream_output_limit(&self) -> usize {
+        self.shared.pipe.stream_output_limit
+    }
+
     /// Whether it still takes records (`false` once shut down).
     pub fn is_accepting(&self) -> bool {
         self.shared.accepting.load(Ordering::Relaxed)

@@ -40,6 +40,8 @@ pub(crate) struct Pipe {
     /// `model::ByteCharge`), and the most it may be.
     pub(crate) held_bytes: Arc<AtomicU64>,
     pub(crate) max_held_bytes: u64,
+    /// `max_stream_output_bytes`, read when a tracked stream starts.
+    pub(crate) stream_output_limit: usize,
 }
 
 impl Pipe {
@@ -57,6 +59,7 @@ impl Pipe {
                 .map(|_| ArrayQueue::new(WATCH_QUEUE)),
             held_bytes: Arc::default(),
             max_held_bytes: settings.max_buffered_bytes as u64,
+            stream_output_limit: settings.max_stream_output_bytes,
         }
     }
 
@@ -74,6 +77,7 @@ impl Pipe {
             started: None,
             held_bytes: Arc::default(),
             max_held_bytes: 0,
+            stream_output_limit: 0,
         }
     }
 

@@ -45,6 +45,39 @@ impl Drop for JsonBuf {
 }
 
 impl JsonBuf {
+    /// A buffer of its own (not the thread's scratch) starting with `prefix`: for what is
+    /// captured across calls, a stream's items.
+    pub(crate) fn with_prefix(prefix: &[u8]) -> JsonBuf {
+        JsonBuf {
+            bytes: prefix.to_vec(),
+        }
+    }
+
+    /// Bytes written so far.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The byte at `i`, if written.
+    pub(crate) fn byte(&self, i: usize) -> Option<u8> {
+        self.bytes.get(i).copied()
+    }
+
+    /// Appends one byte of JSON syntax.
+    pub(crate) fn push_byte(&mut self, b: u8) {
+        self.bytes.push(b);
+    }
+
+    /// Forgets what was written from `len` on.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.bytes.truncate(len);
+    }
+
+    /// What was written, as text (only JSON text is ever written).
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes).unwrap_or("")
+    }
+
     /// This thread's scratch buffer (a fresh one when it is in use or gone), emptied.
     fn scratch() -> JsonBuf {
         let mut bytes = SCRATCH.try_with(Cell::take).unwrap_or_default();

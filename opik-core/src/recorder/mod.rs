@@ -6,11 +6,15 @@
 //! expansion stays small and the behaviour is tested once.
 
 pub(crate) mod capture;
+mod items;
 mod run;
+mod stream;
 
+pub use items::ItemCapture;
 pub use run::{
     call_once, flush_current, flush_current_async, run_sync, AtFirstPoll, StartAt, Started, Tracked,
 };
+pub use stream::{TrackedIter, TrackedStream};
 
 use crate::context;
 use crate::model::{
@@ -275,6 +279,34 @@ impl Call {
     fn watch_sync_from_start(&self) -> bool {
         self.span.as_ref().is_some_and(|s| s.progress.info.is_root)
             || self.ending.meta.span_type != SpanType::General
+    }
+
+    /// The span, while it runs.
+    pub(crate) fn span(&self) -> Option<&Arc<ActiveSpan>> {
+        self.span.as_ref()
+    }
+
+    /// The most bytes of output a stream's items may take (a setting of the span's client).
+    pub(crate) fn stream_output_limit(&self) -> usize {
+        self.span
+            .as_ref()
+            .map_or(0, |s| s.trace.client.stream_output_limit())
+    }
+
+    /// Ends the span as `ended` says, with `extra` merged into what updates set.
+    pub(crate) fn end_with(mut self, extra: Option<crate::model::SpanUpdate>, ended: Ended) {
+        let Some(span) = self.span.take() else { return };
+        if self.ending.watched {
+            span.progress.end();
+        }
+        let mut update = span.update.take();
+        if let Some(extra) = extra {
+            match update.as_mut() {
+                Some(u) => crate::model::Merge::merge(&mut **u, extra),
+                None => update = Some(Box::new(extra)),
+            }
+        }
+        span.queue_end(update, ended);
     }
 
     /// Ends the span with what `output` captures from the return value.
