@@ -170,6 +170,7 @@
 //! | API key | `OPIK_API_KEY` | `api_key` | none (self-hosted needs none) |
 //! | workspace | `OPIK_WORKSPACE` | `workspace` | `default` |
 //! | project | `OPIK_PROJECT_NAME` | `project_name` | `Default Project` |
+//! | environment (on every trace and span) | `OPIK_ENVIRONMENT` | `environment` | none |
 //! | switch off | `OPIK_TRACK_DISABLE=true` | `track_disable` | off |
 //! | print locally | `OPIK_LOCAL=1` | | off ([`init_or_local`]: on when nothing else is configured) |
 //! | local view file | `OPIK_LOCAL_FILE` | | a new `opik-local-*.jsonl` in the temp directory |

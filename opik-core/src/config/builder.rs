@@ -25,6 +25,7 @@ pub struct ConfigBuilder {
     pub(super) track_disable: Option<bool>,
     pub(super) local: Option<bool>,
     pub(super) local_file: Option<PathBuf>,
+    pub(super) environment: Option<String>,
     pub(super) config_file: Option<PathBuf>,
     pub(super) allow_http_api_key: bool,
     /// The exporter's knobs (defaults until set; checked by `resolve`).
@@ -50,6 +51,7 @@ impl fmt::Debug for ConfigBuilder {
             .field("track_disable", &self.track_disable)
             .field("local", &self.local)
             .field("local_file", &self.local_file)
+            .field("environment", &self.environment)
             .field("config_file", &self.config_file)
             .field("allow_http_api_key", &self.allow_http_api_key)
             .field("export", &self.export)
@@ -68,6 +70,7 @@ impl ConfigBuilder {
             track_disable: None,
             local: None,
             local_file: None,
+            environment: None,
             config_file: None,
             allow_http_api_key: false,
             export: ExportSettings::default(),
@@ -153,6 +156,15 @@ impl ConfigBuilder {
     #[must_use]
     pub fn local_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.local_file = Some(path.into());
+        self
+    }
+
+    /// The environment every trace and span is recorded in, e.g. `production` or `staging`
+    /// (beats `OPIK_ENVIRONMENT` and `environment` in the config file; at most 150 characters),
+    /// as the Python SDK's `environment` setting.
+    #[must_use]
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
         self
     }
 

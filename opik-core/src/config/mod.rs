@@ -10,6 +10,7 @@
 //! | project | [`ConfigBuilder::project_name`] | `OPIK_PROJECT_NAME` | `project_name` |
 //! | disable tracking | [`ConfigBuilder::track_disable`] | `OPIK_TRACK_DISABLE` | `track_disable` |
 //! | print locally | [`ConfigBuilder::local`] | `OPIK_LOCAL` | – |
+//! | environment | [`ConfigBuilder::environment`] | `OPIK_ENVIRONMENT` | `environment` |
 //! | INI file | [`ConfigBuilder::config_file`] | `OPIK_CONFIG_PATH` | – (default `~/.opik.config`) |
 //!
 //! Precedence is builder > environment > INI file > default. Booleans accept what pydantic
@@ -144,6 +145,7 @@ pub struct Config {
     project_name: Sourced<String>,
     export: ExportSettings,
     local_file: Option<PathBuf>,
+    environment: Option<String>,
 }
 
 impl Config {
@@ -194,6 +196,11 @@ impl Config {
     /// `OPIK_LOCAL_FILE`); `None` lets the local view pick a new file in the temp directory.
     pub fn local_file(&self) -> Option<&Path> {
         self.local_file.as_deref()
+    }
+
+    /// The environment every trace and span is recorded in (`environment`), if set.
+    pub fn environment(&self) -> Option<&str> {
+        self.environment.as_deref()
     }
 
     /// The exporter's settings, checked.

@@ -4,8 +4,9 @@
 use super::error::{ConfigError, ErrorKind, Origin};
 use super::key::{key_attributes, ApiKey, KeyAttributes};
 use super::sources::{
-    self, FileValues, ENV_API_KEY, ENV_LOCAL, ENV_LOCAL_FILE, ENV_PROJECT, ENV_TRACK_DISABLE,
-    ENV_URL, ENV_WORKSPACE, KEY_API_KEY, KEY_PROJECT, KEY_TRACK_DISABLE, KEY_URL, KEY_WORKSPACE,
+    self, FileValues, ENV_API_KEY, ENV_ENVIRONMENT, ENV_LOCAL, ENV_LOCAL_FILE, ENV_PROJECT,
+    ENV_TRACK_DISABLE, ENV_URL, ENV_WORKSPACE, KEY_API_KEY, KEY_ENVIRONMENT, KEY_PROJECT,
+    KEY_TRACK_DISABLE, KEY_URL, KEY_WORKSPACE,
 };
 use super::{
     validate, Config, ConfigBuilder, DisabledReason, Resolved, Sourced, CLOUD_URL,
@@ -73,6 +74,18 @@ impl ConfigBuilder {
                 .filter(|p| !p.trim().is_empty())
                 .map(PathBuf::from),
         };
+
+        let environment = self.pick(
+            self.environment.clone(),
+            "environment",
+            ENV_ENVIRONMENT,
+            KEY_ENVIRONMENT,
+            &file,
+            true,
+        )?;
+        if let Some(env) = &environment {
+            validate::environment(&env.value, &env.origin)?;
+        }
 
         let url = self.pick(self.url.clone(), "url", ENV_URL, KEY_URL, &file, true)?;
         let key = self.pick(
@@ -183,6 +196,7 @@ impl ConfigBuilder {
             project_name,
             export: self.export.clone(),
             local_file,
+            environment: environment.map(|e| e.value),
         };
 
         let local_rank = local.as_ref().filter(|l| l.value).map(|l| l.origin.rank());

@@ -16,6 +16,7 @@ pub(crate) const ENV_TRACK_DISABLE: &str = "OPIK_TRACK_DISABLE";
 pub(crate) const ENV_CONFIG_PATH: &str = "OPIK_CONFIG_PATH";
 pub(crate) const ENV_LOCAL: &str = "OPIK_LOCAL";
 pub(crate) const ENV_LOCAL_FILE: &str = "OPIK_LOCAL_FILE";
+pub(crate) const ENV_ENVIRONMENT: &str = "OPIK_ENVIRONMENT";
 
 /// Keys read from the `[opik]` section; the same names the Python SDK reads and writes.
 pub(crate) const KEY_URL: &str = "url_override";
@@ -23,7 +24,9 @@ pub(crate) const KEY_API_KEY: &str = "api_key";
 pub(crate) const KEY_WORKSPACE: &str = "workspace";
 pub(crate) const KEY_PROJECT: &str = "project_name";
 pub(crate) const KEY_TRACK_DISABLE: &str = "track_disable";
-const FILE_KEYS: [&str; 5] = [
+pub(crate) const KEY_ENVIRONMENT: &str = "environment";
+const FILE_KEYS: [&str; 6] = [
+    KEY_ENVIRONMENT,
     KEY_URL,
     KEY_API_KEY,
     KEY_WORKSPACE,
@@ -102,6 +105,7 @@ fn setting_of_env(name: &str) -> &'static str {
         ENV_WORKSPACE => KEY_WORKSPACE,
         ENV_PROJECT => KEY_PROJECT,
         ENV_TRACK_DISABLE => KEY_TRACK_DISABLE,
+        ENV_ENVIRONMENT => KEY_ENVIRONMENT,
         ENV_LOCAL => "local",
         ENV_CONFIG_PATH => "config_file",
         _ => "environment",

@@ -161,6 +161,22 @@ pub(crate) fn non_blank(
     Ok(())
 }
 
+/// The spec's limit on `environment`: at most 150 characters.
+pub(crate) fn environment(value: &str, origin: &Origin) -> Result<(), ConfigError> {
+    let chars = value.chars().count();
+    if chars <= 150 {
+        return Ok(());
+    }
+    Err(ConfigError::new(
+        ErrorKind::OutOfRange,
+        "environment",
+        origin.clone(),
+        Some(value.to_owned()),
+        format!("{chars} characters long; Opik takes at most 150"),
+        "Use a short name such as \"production\" or \"staging\".",
+    ))
+}
+
 /// Env files (`docker --env-file`, systemd) and INI files keep quotes literally, so a quoted
 /// value would become part of a name, URL or key. The Python SDK would take them literally too,
 /// but nobody means that, so it is reported rather than silently sent.

@@ -54,7 +54,7 @@ impl State {
             if !used.is_empty() {
                 json.push(b',');
             }
-            if wire::write_item(&mut json, &record, now).is_err() {
+            if wire::write_item(&mut json, &record, now, self.environment.as_deref()).is_err() {
                 json.truncate(mark);
                 if !preview {
                     self.pipe.counters.add_dropped(DropReason::Serialization, 1);

@@ -46,6 +46,8 @@ pub(super) struct State {
     pub(super) shutdown: Option<(Instant, Reply)>,
     pub(super) logged: HashSet<String>,
     pub(super) watch: Option<Watch>,
+    /// The client's environment, written on every trace and span.
+    pub(super) environment: Option<Arc<str>>,
 }
 
 /// Far enough to mean "never" for a sleep, near enough not to overflow `Instant`.
@@ -59,6 +61,7 @@ impl Exporter {
         transport: Box<dyn Transport>,
         mut settings: ExportSettings,
         control: mpsc::UnboundedReceiver<Control>,
+        environment: Option<Arc<str>>,
     ) -> Self {
         // `Config` refuses a zero interval (it would make the loop spin); a longer one than
         // anybody waits for is capped, so that the tick arithmetic cannot overflow.
@@ -90,6 +93,7 @@ impl Exporter {
                 shutdown: None,
                 logged: HashSet::new(),
                 watch,
+                environment,
             },
         }
     }

@@ -51,9 +51,16 @@ impl Client {
             let pipe = Arc::new(Pipe::new(&settings));
             let (control, control_rx) = mpsc::unbounded_channel();
             let shutdown_timeout = settings.shutdown_timeout;
-            super::exporter::Exporter::new(Arc::clone(&pipe), transport, settings, control_rx)
-                .spawn()
-                .map_err(|e| ClientError(format!("could not start the exporter thread: {e}")))?;
+            let environment = config.environment().map(Arc::from);
+            super::exporter::Exporter::new(
+                Arc::clone(&pipe),
+                transport,
+                settings,
+                control_rx,
+                environment,
+            )
+            .spawn()
+            .map_err(|e| ClientError(format!("could not start the exporter thread: {e}")))?;
             Ok(Client::from_parts(
                 pipe,
                 control,

@@ -11,14 +11,22 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 /// Every record this SDK sends says where it came from.
 const SOURCE: &str = "sdk";
 
-/// A record with the time it is sent, serialized as its wire item.
+/// A record with the time it is sent and its client's environment, serialized as its wire
+/// item.
 struct Item<'a, R> {
     record: &'a R,
     now: Timestamp,
+    environment: Option<&'a str>,
 }
 
-/// The fields traces and spans share, in one place for both items.
-fn base_entries<M: SerializeMap>(m: &mut M, b: &RecordBase) -> Result<(), M::Error> {
+/// The fields traces and spans share, in one place for both items. The environment is the
+/// client's, the same for every record it sends, so it is added here, not carried by each
+/// record (a child always carries its trace's: they share the client).
+fn base_entries<M: SerializeMap>(
+    m: &mut M,
+    b: &RecordBase,
+    environment: Option<&str>,
+) -> Result<(), M::Error> {
     m.serialize_entry("id", &b.id)?;
     m.serialize_entry("project_name", b.project_name.as_str())?;
     m.serialize_entry("name", &*b.name)?;
@@ -38,6 +46,9 @@ fn base_entries<M: SerializeMap>(m: &mut M, b: &RecordBase) -> Result<(), M::Err
     if !b.tags.is_empty() {
         m.serialize_entry("tags", &b.tags)?;
     }
+    if let Some(environment) = environment {
+        m.serialize_entry("environment", environment)?;
+    }
     Ok(())
 }
 
@@ -51,7 +62,7 @@ impl Serialize for Item<'_, TraceRecord> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let t = self.record;
         let mut m = s.serialize_map(None)?;
-        base_entries(&mut m, &t.base)?;
+        base_entries(&mut m, &t.base, self.environment)?;
         if let Some(d) = t.details.as_deref() {
             if let Some(e) = &d.error_info {
                 m.serialize_entry("error_info", e)?;
@@ -72,7 +83,7 @@ impl Serialize for Item<'_, SpanRecord> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let sp = self.record;
         let mut m = s.serialize_map(None)?;
-        base_entries(&mut m, &sp.base)?;
+        base_entries(&mut m, &sp.base, self.environment)?;
         m.serialize_entry("trace_id", &sp.trace_id)?;
         if let Some(parent) = &sp.parent_span_id {
             m.serialize_entry("parent_span_id", parent)?;
@@ -130,11 +141,37 @@ impl Serialize for Item<'_, FeedbackScore> {
 }
 
 /// Appends the wire item of `record` to `out` as JSON, stamped with `now` as its
-/// `last_updated_at`.
-pub fn write_item(out: &mut Vec<u8>, record: &Record, now: Timestamp) -> serde_json::Result<()> {
+/// `last_updated_at`, in `environment` if the client has one.
+pub fn write_item(
+    out: &mut Vec<u8>,
+    record: &Record,
+    now: Timestamp,
+    environment: Option<&str>,
+) -> serde_json::Result<()> {
     match record {
-        Record::Trace(t) => serde_json::to_writer(out, &Item { record: t, now }),
-        Record::Span(s) => serde_json::to_writer(out, &Item { record: s, now }),
-        Record::Feedback(f) => serde_json::to_writer(out, &Item { record: &**f, now }),
+        Record::Trace(t) => serde_json::to_writer(
+            out,
+            &Item {
+                record: t,
+                now,
+                environment,
+            },
+        ),
+        Record::Span(s) => serde_json::to_writer(
+            out,
+            &Item {
+                record: s,
+                now,
+                environment,
+            },
+        ),
+        Record::Feedback(f) => serde_json::to_writer(
+            out,
+            &Item {
+                record: &**f,
+                now,
+                environment,
+            },
+        ),
     }
 }
