@@ -15,7 +15,7 @@
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main};
 use opik_benches::{
-    clock, fastrace_traced, opik_tracked, plain, poll_once, sample_args, sink, time_nested,
+    clock, drain, fastrace_traced, opik_tracked, plain, poll_once, sample_args, sink, time_nested,
     time_nested_queued, tracing_instrumented, Sink,
 };
 use std::hint::black_box;
@@ -263,6 +263,41 @@ fn queued(c: &mut Criterion) {
     report_stats(&sink, "every_record_queued");
 }
 
+/// A stream of 100 tokens consumed whole, nested under a root, every record queued: per item,
+/// the tracked stream's cost over the untracked one is the span's current-ness around each poll
+/// and the item's capture into the aggregated output (the span's own start and end are shared
+/// by the 100 items). Divide the times by 100 for the per-item figures.
+fn stream_100(c: &mut Criterion) {
+    let _ = shared_sink();
+    let sink = sink(None);
+    let mut g = c.benchmark_group("stream_100_items");
+    g.sample_size(20).measurement_time(Duration::from_secs(2));
+    let root = |body: &mut dyn FnMut()| opik_tracked::root(body);
+    g.bench_function("untracked", |b| {
+        b.iter(|| black_box(drain(plain::token_stream())))
+    });
+    g.bench_function("opik", |b| {
+        b.iter_custom(|iters| {
+            sink.client.run(|| {
+                time_nested_queued(iters, &sink.client, root, || {
+                    black_box(drain(opik_tracked::token_stream()));
+                })
+            })
+        })
+    });
+    g.bench_function("opik_items_not_captured", |b| {
+        b.iter_custom(|iters| {
+            sink.client.run(|| {
+                time_nested_queued(iters, &sink.client, root, || {
+                    black_box(drain(opik_tracked::token_stream_uncaptured()));
+                })
+            })
+        })
+    });
+    g.finish();
+    report_stats(&sink, "stream_100_items");
+}
+
 /// The parts of a tracked call's cost that are not the recorder's own code: one clock read per
 /// edge and one id per span (two for a root).
 fn parts(c: &mut Criterion) {
@@ -298,6 +333,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = runtime_off, sync_nested, async_nested, with_args, queued, parts
+    targets = runtime_off, sync_nested, async_nested, with_args, queued, stream_100, parts
 }
 criterion_main!(benches);

@@ -39,9 +39,22 @@ pub fn sample_args() -> (&'static str, u32, Options) {
     )
 }
 
+/// The tokens of the stream row: 100 short strings, as a streamed LLM answer yields them.
+pub const TOKENS: [&str; 100] = {
+    let mut t = ["tok "; 100];
+    t[0] = "first ";
+    t
+};
+
 /// Untracked baselines.
 pub mod plain {
     use super::*;
+
+    /// A stream of the 100 tokens.
+    #[inline(never)]
+    pub fn token_stream() -> impl futures_util::Stream<Item = &'static str> {
+        futures_util::stream::iter(TOKENS)
+    }
 
     /// No arguments, no output.
     #[inline(never)]
@@ -68,6 +81,21 @@ pub mod plain {
 /// The same functions under `#[opik::track]`.
 pub mod opik_tracked {
     use super::*;
+
+    /// A stream of the 100 tokens, its items aggregated into the span's output.
+    #[opik::track]
+    #[inline(never)]
+    pub fn token_stream() -> impl futures_util::Stream<Item = &'static str> {
+        futures_util::stream::iter(TOKENS)
+    }
+
+    /// The same stream with its items not captured (`capture_output = false`): what the span
+    /// around each poll costs alone.
+    #[opik::track(capture_output = false)]
+    #[inline(never)]
+    pub fn token_stream_uncaptured() -> impl futures_util::Stream<Item = &'static str> {
+        futures_util::stream::iter(TOKENS)
+    }
 
     /// No arguments, no output.
     #[opik::track]
@@ -214,6 +242,25 @@ pub fn poll_once<F: Future>(fut: F) -> F::Output {
     match pin!(fut).poll(&mut cx) {
         Poll::Ready(out) => out,
         Poll::Pending => panic!("a benchmarked async fn waited; they must complete at once"),
+    }
+}
+
+/// Consumes `stream` polling it with a no-op waker (the measured streams never wait); returns
+/// how many items it yielded.
+#[inline]
+pub fn drain<S: futures_util::Stream>(stream: S) -> usize {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut stream = pin!(stream);
+    let mut n = 0;
+    loop {
+        match stream.as_mut().poll_next(&mut cx) {
+            Poll::Ready(Some(item)) => {
+                black_box(item);
+                n += 1;
+            }
+            Poll::Ready(None) => return n,
+            Poll::Pending => panic!("a benchmarked stream waited; they must not"),
+        }
     }
 }
 

@@ -69,7 +69,7 @@ pub mod __private {
     pub use crate::propagation::continue_remote;
     pub use crate::recorder::capture::{
         ErrProbe, ErrViaDebug, ErrViaDisplay, ErrViaError, ErrViaTypeName, JsonBuf, OutputCapture,
-        Probe, ViaDebug, ViaSerialize, ViaTypeName,
+        Probe, ViaDebug, ViaFast, ViaSerialize, ViaTypeName,
     };
     pub use crate::recorder::{
         call_once, flush_current, flush_current_async, run_sync, AtFirstPoll, Call, CallStart,

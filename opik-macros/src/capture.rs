@@ -13,7 +13,7 @@ fn probes() -> TokenStream {
         #[allow(unused_imports)]
         use ::opik::__private::{
             ErrViaDebug as _, ErrViaDisplay as _, ErrViaError as _, ErrViaTypeName as _,
-            ViaDebug as _, ViaSerialize as _, ViaTypeName as _,
+            ViaDebug as _, ViaFast as _, ViaSerialize as _, ViaTypeName as _,
         };
     }
 }
@@ -21,7 +21,7 @@ fn probes() -> TokenStream {
 /// `(&&&Probe(v)).opik_write(buf)`, or nothing when values are not captured.
 fn write(v: TokenStream, buf: TokenStream, values: bool) -> TokenStream {
     if values {
-        quote! { (&&&::opik::__private::Probe(#v)).opik_write(#buf); }
+        quote! { (&&&&::opik::__private::Probe(#v)).opik_write(#buf); }
     } else {
         quote! { let _ = #v; }
     }

@@ -402,7 +402,7 @@ fn describe_call(args: &TrackArgs, sig: &Signature) -> TokenStream {
                 }
                 body.push(quote_spanned! {ident.span()=>
                     #(#cfgs)*
-                    (&&&::opik::__private::Probe(&#ident)).opik_write(__opik_start.arg(#key));
+                    (&&&&::opik::__private::Probe(&#ident)).opik_write(__opik_start.arg(#key));
                 });
             });
         }
@@ -427,7 +427,7 @@ fn describe_call(args: &TrackArgs, sig: &Signature) -> TokenStream {
     quote! {
         |__opik_start: &mut ::opik::__private::CallStart| {
             #[allow(unused_imports)]
-            use ::opik::__private::{ViaDebug as _, ViaSerialize as _, ViaTypeName as _};
+            use ::opik::__private::{ViaDebug as _, ViaFast as _, ViaSerialize as _, ViaTypeName as _};
             #(#body)*
         }
     }

@@ -2,12 +2,13 @@
 //!
 //! `#[track]` cannot know at expansion time whether an argument's type implements `Serialize`,
 //! so it asks the compiler with autoref specialization (stable Rust): the generated code calls
-//! `(&&&Probe(&value)).opik_write(buf)`, and method resolution picks the first trait that
-//! applies: [`ViaSerialize`] (the value as JSON), else [`ViaDebug`] (its `Debug` text as a
+//! `(&&&&Probe(&value)).opik_write(buf)`, and method resolution picks the first trait that
+//! applies: [`ViaFast`] (strings, integers, booleans, written directly), [`ViaSerialize`] (the value as JSON), else [`ViaDebug`] (its `Debug` text as a
 //! string), else [`ViaTypeName`] (`"<TypeName>"`). Errors get the same treatment with
 //! [`ErrProbe`]: `std::error::Error` (message and `source()` chain), else `Display + Debug`,
 //! else `Debug`, else the type name.
 
+use super::fast::FastJson;
 use crate::model::{guarded, serialization_failed, ErrorInfo, Limited, Payload};
 use serde::Serialize;
 use std::cell::Cell;
@@ -118,9 +119,25 @@ impl JsonBuf {
     }
 
     /// Writes `text` as a JSON string.
+    #[inline]
     pub fn string(&mut self, text: &str) {
-        // Serializing a &str to JSON cannot fail.
-        let _ = serde_json::to_writer(&mut self.bytes, text);
+        if super::fast::needs_no_escape(text) {
+            // Most strings (identifiers, tokens, prompts in plain text) need no escaping: one
+            // copy between quotes.
+            self.bytes.reserve(text.len() + 2);
+            self.bytes.push(b'"');
+            self.bytes.extend_from_slice(text.as_bytes());
+            self.bytes.push(b'"');
+        } else {
+            // Serializing a &str to JSON cannot fail.
+            let _ = serde_json::to_writer(&mut self.bytes, text);
+        }
+    }
+
+    /// Appends JSON text the caller made (a number, `true`).
+    #[inline]
+    pub(super) fn raw_str(&mut self, json: &str) {
+        self.bytes.extend_from_slice(json.as_bytes());
     }
 
     /// Writes the `Debug` form of `value` as a JSON string (a note, if the impl panics).
@@ -156,7 +173,19 @@ pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
 /// What the generated code wraps each captured value in; see the module docs.
 pub struct Probe<'a, T: ?Sized>(pub &'a T);
 
-/// First choice: the value's own JSON.
+/// First choice: strings, integers and booleans, written without a serializer (`fast`).
+pub trait ViaFast {
+    /// Writes the probed value into `buf`.
+    fn opik_write(&self, buf: &mut JsonBuf);
+}
+impl<T: FastJson + ?Sized> ViaFast for &&&Probe<'_, T> {
+    #[inline]
+    fn opik_write(&self, buf: &mut JsonBuf) {
+        self.0.write_json(buf);
+    }
+}
+
+/// Second choice: the value's own JSON.
 pub trait ViaSerialize {
     /// Writes the probed value into `buf`.
     fn opik_write(&self, buf: &mut JsonBuf);
@@ -168,7 +197,7 @@ impl<T: Serialize + ?Sized> ViaSerialize for &&Probe<'_, T> {
     }
 }
 
-/// Second choice: the `Debug` text.
+/// Third choice: the `Debug` text.
 pub trait ViaDebug {
     /// Writes the probed value into `buf`.
     fn opik_write(&self, buf: &mut JsonBuf);
@@ -432,11 +461,11 @@ mod tests {
 
     fn write_all() -> String {
         let mut input = InputCapture::default();
-        (&&&Probe(&Both(1))).opik_write(input.arg("both"));
-        (&&&Probe(&DebugOnly(2))).opik_write(input.arg("debug"));
-        (&&&Probe(&Neither)).opik_write(input.arg("neither"));
-        (&&&Probe(&f64::NAN)).opik_write(input.arg("nan"));
-        (&&&Probe("str")).opik_write(input.arg("s"));
+        (&&&&Probe(&Both(1))).opik_write(input.arg("both"));
+        (&&&&Probe(&DebugOnly(2))).opik_write(input.arg("debug"));
+        (&&&&Probe(&Neither)).opik_write(input.arg("neither"));
+        (&&&&Probe(&f64::NAN)).opik_write(input.arg("nan"));
+        (&&&&Probe("str")).opik_write(input.arg("s"));
         input.finish().as_str().to_owned()
     }
 
@@ -489,7 +518,7 @@ mod tests {
     #[test]
     fn outputs_wrap_non_objects() {
         let mut o = OutputCapture::default();
-        (&&&Probe(&"hi")).opik_write(o.value());
+        (&&&&Probe(&"hi")).opik_write(o.value());
         o.settle();
         assert_eq!(o.output.unwrap().as_str(), r#"{"output":"hi"}"#);
     }
@@ -497,11 +526,11 @@ mod tests {
     #[test]
     fn object_outputs_stay_as_they_are() {
         let mut o = OutputCapture::default();
-        (&&&Probe(&serde_json::json!({"a": [1]}))).opik_write(o.value());
+        (&&&&Probe(&serde_json::json!({"a": [1]}))).opik_write(o.value());
         o.settle();
         assert_eq!(o.output.unwrap().as_str(), r#"{"a":[1]}"#);
         let mut o = OutputCapture::default();
-        (&&&Probe(&f64::NAN)).opik_write(o.value());
+        (&&&&Probe(&f64::NAN)).opik_write(o.value());
         o.settle();
         let text = o.output.unwrap();
         let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
@@ -548,11 +577,11 @@ mod tests {
     fn no_arguments_is_the_empty_object() {
         assert_eq!(InputCapture::default().finish().as_str(), "{}");
         let mut input = InputCapture::default();
-        (&&&Probe(&1)).opik_write(input.arg("a"));
-        (&&&Probe(&"x")).opik_write(input.arg("b"));
+        (&&&&Probe(&1)).opik_write(input.arg("a"));
+        (&&&&Probe(&"x")).opik_write(input.arg("b"));
         assert_eq!(input.finish().as_str(), r#"{"a":1,"b":"x"}"#);
         let mut input = InputCapture::default();
-        (&&&Probe(&1)).opik_write(input.arg("q\"uo\\te\n"));
+        (&&&&Probe(&1)).opik_write(input.arg("q\"uo\\te\n"));
         let v: serde_json::Value = serde_json::from_str(input.finish().as_str()).unwrap();
         assert_eq!(v["q\"uo\\te\n"], 1);
     }

@@ -9,7 +9,7 @@
 
 use super::capture::JsonBuf;
 use crate::model::{to_value, ErrorInfo, Payload, Timestamp};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// A function that makes a stream's output from its items (`#[track(aggregate = f)]`).
 pub(crate) type Aggregate = Box<dyn FnOnce(Vec<Value>) -> Value + Send>;
@@ -65,10 +65,13 @@ impl ItemCapture {
     }
 
     /// Settles the item just yielded (called by the stream after the generated capture ran).
+    /// The clock is read for the first item only (its time is the span's `ttft`).
     #[inline]
-    pub(crate) fn settle(&mut self, at: Timestamp) {
+    pub(crate) fn settle(&mut self) {
+        if self.items == 0 {
+            self.first_item_at = Some(Timestamp::now());
+        }
         self.items += 1;
-        self.first_item_at.get_or_insert(at);
         if !std::mem::take(&mut self.writing) {
             return; // an `Err`, or an item with nothing captured
         }
@@ -91,30 +94,61 @@ impl ItemCapture {
     }
 
     /// The output the items make (`None` when nothing was yielded and nothing aggregates).
+    /// Without an aggregate function the output's JSON is written straight from the buffer:
+    /// the array as it is, or the strings' escaped contents joined (each item was written as a
+    /// valid JSON string, so the concatenation of their insides is the concatenation's
+    /// inside); only `aggregate` parses the items back into values.
     pub(crate) fn output(mut self, aggregate: Option<Aggregate>) -> Option<Payload> {
         self.buf.push_byte(b']');
-        let truncated = self.truncated;
         let text = self.buf.as_str();
-        let value = match aggregate {
+        let mut out = String::with_capacity(text.len() + 32);
+        out.push_str("{\"output\":");
+        match aggregate {
             Some(f) => {
                 let items: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
-                to_value(&crate::model::guarded(|| f(items)).unwrap_or_else(|panic| {
+                let value = to_value(&crate::model::guarded(|| f(items)).unwrap_or_else(|panic| {
                     Value::String(format!("<aggregate panicked: {panic}>"))
-                }))
+                }));
+                out.push_str(&value.to_string());
             }
             None if self.items == 0 => return None,
             None if self.all_strings => {
-                let parts: Vec<String> = serde_json::from_str(text).unwrap_or_default();
-                Value::String(parts.concat())
+                out.push('"');
+                join_string_contents(text, &mut out);
+                out.push('"');
             }
-            None => serde_json::from_str(text).unwrap_or(Value::Null),
-        };
-        let mut output = Map::new();
-        output.insert("output".to_owned(), value);
-        if truncated {
-            output.insert("opik_truncated".to_owned(), Value::Bool(true));
+            None => out.push_str(text),
         }
-        Some(Payload::from_json(&Value::Object(output), "output"))
+        if self.truncated {
+            out.push_str(",\"opik_truncated\":true");
+        }
+        out.push('}');
+        Some(Payload::from_object_str(&out))
+    }
+}
+
+/// Appends the insides of the JSON strings of `array` (`["a","b\"c"]`) to `out`, as escaped
+/// JSON text: a quote inside a string is always escaped, so the strings' ends are the quotes
+/// that no backslash escapes.
+fn join_string_contents(array: &str, out: &mut String) {
+    let bytes = array.as_bytes();
+    let mut inside = false;
+    let mut from = 0;
+    let mut at = 0;
+    // Only quotes and backslashes matter: jump from one to the next.
+    while let Some(found) = memchr::memchr2(b'"', b'\\', &bytes[at..]) {
+        let i = at + found;
+        if bytes[i] == b'\\' {
+            at = i + 2; // an escape: the next byte is not a quote that ends the string
+            continue;
+        }
+        if inside {
+            out.push_str(&array[from..i]);
+        } else {
+            from = i + 1;
+        }
+        inside = !inside;
+        at = i + 1;
     }
 }
 
@@ -127,7 +161,7 @@ mod tests {
         let mut c = ItemCapture::new(limit);
         for v in items {
             c.item().serialize(v);
-            c.settle(Timestamp::now());
+            c.settle();
         }
         c
     }
@@ -141,6 +175,18 @@ mod tests {
         assert_eq!(
             c.output(None).unwrap().to_value(),
             json!({"output": "Play slower, \"then\" faster"})
+        );
+        let tricky = [
+            json!("back\\"),
+            json!("\\\""),
+            json!("\u{1F3B8} \n"),
+            json!(""),
+        ];
+        let joined: String = tricky.iter().filter_map(Value::as_str).collect();
+        let c = capture(1 << 20, &tricky);
+        assert_eq!(
+            c.output(None).unwrap().to_value(),
+            json!({"output": joined})
         );
         let c = capture(1 << 20, &[json!("a"), json!(1), json!({"k": [true]})]);
         assert_eq!(

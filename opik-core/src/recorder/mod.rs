@@ -6,6 +6,7 @@
 //! expansion stays small and the behaviour is tested once.
 
 pub(crate) mod capture;
+mod fast;
 mod items;
 mod run;
 mod stream;
