@@ -1,4 +1,7 @@
 //! The HTTP transport: gzip-compressed JSON to Opik's REST API.
+//!
+//! What it does not do, on purpose:
+//! - read an error answer's body past [`ERROR_BODY_CAP`] (64 KiB), whatever its length.
 
 use super::transport::{EncodedBatch, SendFuture, SendOutcome, Transport};
 use crate::config::Config;
@@ -86,14 +89,23 @@ impl Transport for HttpTransport {
     }
 }
 
-/// What a response means for the batch.
-async fn classify(response: reqwest::Response) -> SendOutcome {
+/// How much of an error answer's body is read: far more than the 300 characters the log shows
+/// or the size check needs, and a bound on what a broken or hostile server (a 500 with a body
+/// of gigabytes) costs in memory and time.
+pub(crate) const ERROR_BODY_CAP: usize = 64 * 1024;
+
+/// What a response means for the batch. The body of a 2xx is never read, and of an error
+/// answer at most [`ERROR_BODY_CAP`]: dropping the response with its body unread closes the
+/// connection instead of returning it to the pool, which is what a stream nobody wants needs.
+async fn classify(mut response: reqwest::Response) -> SendOutcome {
     let status = response.status().as_u16();
     if (200..300).contains(&status) || status == 409 {
         return SendOutcome::Delivered;
     }
     let after = retry_after(response.headers());
-    let text = response.text().await.unwrap_or_default();
+    let body = read_capped(&mut response, ERROR_BODY_CAP).await;
+    drop(response);
+    let text = String::from_utf8_lossy(&body);
     let detail = format!("HTTP {status}: {}", truncate(&text, 300));
     match status {
         429 => SendOutcome::Retry {
@@ -124,6 +136,22 @@ async fn classify(response: reqwest::Response) -> SendOutcome {
             detail,
         },
     }
+}
+
+/// The first `cap` bytes of the body (fewer if it ends first, or breaks off: an error answer's
+/// text is only for the log). The rest is never read.
+async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < cap {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(cap - out.len());
+                out.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    out
 }
 
 /// The wait a 429/503 asks for: `Retry-After` (seconds, or an HTTP date as RFC 9110 allows)
@@ -265,6 +293,22 @@ mod tests {
         assert!(names_size("Request Entity Too Large"));
         assert!(names_size("{\"errors\":[\"payload size exceeds 20MB\"]}"));
         assert!(!names_size("{\"errors\":[\"name must not be blank\"]}"));
+    }
+
+    #[test]
+    fn an_error_body_is_read_up_to_the_cap_only() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let big = vec![b'x'; 4 * ERROR_BODY_CAP];
+        let mut response = reqwest::Response::from(http::Response::new(big));
+        let read = rt.block_on(read_capped(&mut response, ERROR_BODY_CAP));
+        assert_eq!(read.len(), ERROR_BODY_CAP);
+        let mut short = reqwest::Response::from(http::Response::new(b"short".to_vec()));
+        assert_eq!(
+            rt.block_on(read_capped(&mut short, ERROR_BODY_CAP)),
+            b"short"
+        );
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //!   lowers the byte cap of that endpoint; a record too large alone has its `input`/`output`
 //!   replaced by a truncation marker (as the Python SDK does) and is sent again;
 //! - other 4xx drop the batch, counted, with one log line per status;
+//! - of an error answer's body at most 64 KiB is read (the log shows 300 characters of it),
+//!   whatever the server sends: the connection is then closed, not pooled;
 //! - flush and shutdown requests are served while a batch is in flight or backing off: a flush
 //!   answers by its deadline whatever the server does; shutdown cancels the request in flight
 //!   at its deadline and counts what is left as `shutdown_deadline`.

@@ -1,0 +1,342 @@
+//! Issue "hostile network": what a broken, misconfigured or hostile path between the app and
+//! Opik does to the exporter. Each test stands up what it needs on loopback: the fake Opik, or
+//! a raw TCP server for what a well-behaved server never does (a 500 with a 3 GiB body, a
+//! proxy), and checks what arrived where, the counters (produced == delivered + dropped, against
+//! the test's own count) and, where it is the point, memory and log lines.
+//!
+//! Tests that need a process of their own (memory measured, the process environment, every log
+//! line counted) re-run this binary with an environment variable that selects an `#[ignore]`d
+//! child test, as `tests/delivery.rs` does for c04b.
+//!
+//! Every test prints a `FIGURES` line (run with `--nocapture` to see them).
+
+mod common;
+
+use common::{TEST_KEY, TEST_PROJECT, TEST_WORKSPACE};
+use opik::config::ConfigBuilder;
+use opik::export::{Client, DropReason, Stats};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+// ---- tracked code ---------------------------------------------------------------------------
+
+#[opik::track]
+fn leaf(i: u32) -> u32 {
+    i * 2
+}
+
+/// One trace with `1 + n` spans: `2 + n` records.
+#[opik::track]
+fn root(n: u32) -> u32 {
+    (0..n).map(leaf).sum()
+}
+
+// ---- helpers --------------------------------------------------------------------------------
+
+/// Settings for `url` with exactly the environment `env` (no process environment, no file),
+/// short backoffs and timeouts.
+fn builder_env(url: &str, env: &[(&str, &str)]) -> ConfigBuilder {
+    ConfigBuilder::with_env_map(
+        env.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>(),
+    )
+    .url(url)
+    .workspace(TEST_WORKSPACE)
+    .project_name(TEST_PROJECT)
+    .flush_interval(Duration::from_millis(50))
+    .request_timeout(Duration::from_secs(5))
+    .connect_timeout(Duration::from_secs(2))
+    .backoff_base(Duration::from_millis(20))
+    .backoff_max(Duration::from_millis(200))
+    .max_retries(50)
+    .retry_deadline(Duration::from_secs(20))
+}
+
+/// [`builder_env`] with the test key and no environment.
+fn builder(url: &str) -> ConfigBuilder {
+    builder_env(url, &[]).api_key(TEST_KEY)
+}
+
+fn client(builder: ConfigBuilder) -> Client {
+    let config = builder
+        .resolve()
+        .expect("valid test config")
+        .into_config()
+        .expect("test config is enabled");
+    Client::new(&config).expect("client starts")
+}
+
+/// The test made `expected` records (its own count), and each is delivered or dropped for a
+/// counted reason, with nothing pending.
+fn assert_accounted(stats: &Stats, expected: u64) {
+    assert_eq!(
+        stats.produced, expected,
+        "the SDK counted {} records produced where the test made {expected}: {stats}",
+        stats.produced
+    );
+    assert_eq!(stats.pending(), 0, "nothing may be pending: {stats}");
+    assert_eq!(
+        stats.produced,
+        stats.delivered + stats.dropped_total(),
+        "every record is delivered or dropped for a counted reason: {stats}"
+    );
+}
+
+/// Runs the `#[ignore]`d test `name` of this binary in a child process with `env` added;
+/// returns its stdout once it passed.
+fn run_child(name: &str, env: &[(&str, String)], remove: &[&str]) -> String {
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args([
+        "--exact",
+        name,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    for k in remove {
+        cmd.env_remove(k);
+    }
+    let out = cmd.output().expect("child runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "child {name} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "the child test ran: {stdout}");
+    stdout
+}
+
+/// The child's `CHILD ...` line (the test harness may print the test's name before it).
+fn child_line(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .find_map(|l| l.find("CHILD ").map(|i| &l[i..]))
+        .unwrap_or("")
+}
+
+/// The `key=value` figure on the child's `CHILD` line.
+fn child_figure(stdout: &str, key: &str) -> Option<u64> {
+    child_line(stdout)
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+}
+
+/// A raw HTTP/1.1 server on loopback: reads each request's head and body (recording every byte
+/// it receives), hands the connection to `answer`, then closes it. For what the fake Opik
+/// cannot be: a server streaming gigabytes, a proxy.
+struct Raw {
+    addr: SocketAddr,
+    shared: Arc<RawShared>,
+}
+
+#[derive(Default)]
+struct RawShared {
+    received: Mutex<Vec<u8>>,
+    connections: AtomicUsize,
+    /// Body bytes the answers wrote (as `answer` counts them).
+    sent: AtomicU64,
+}
+
+impl Raw {
+    fn start(answer: impl Fn(&mut TcpStream, &str, &AtomicU64) + Send + Sync + 'static) -> Raw {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("local address");
+        let shared = Arc::new(RawShared::default());
+        let answer = Arc::new(answer);
+        let accepting = Arc::clone(&shared);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                accepting.connections.fetch_add(1, Ordering::SeqCst);
+                let shared = Arc::clone(&accepting);
+                let answer = Arc::clone(&answer);
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
+                    if let Some(head) = read_request(&mut stream, &shared.received) {
+                        answer(&mut stream, &head, &shared.sent);
+                    }
+                });
+            }
+        });
+        Raw { addr, shared }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    fn received(&self) -> String {
+        String::from_utf8_lossy(&self.shared.received.lock().unwrap()).into_owned()
+    }
+
+    fn sent(&self) -> u64 {
+        self.shared.sent.load(Ordering::SeqCst)
+    }
+}
+
+/// Reads one request's head and its `content-length` body; returns the head.
+fn read_request(stream: &mut TcpStream, record: &Mutex<Vec<u8>>) -> Option<String> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let end = loop {
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut buf).ok().filter(|n| *n > 0)?;
+        data.extend_from_slice(&buf[..n]);
+        record.lock().unwrap().extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&data[..end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = data.len() - end;
+    while body < length {
+        let n = stream.read(&mut buf).ok().filter(|n| *n > 0)?;
+        record.lock().unwrap().extend_from_slice(&buf[..n]);
+        body += n;
+    }
+    Some(head)
+}
+
+/// Reads `VmHWM` (peak resident memory) or `VmRSS` from `/proc/self/status`, in KiB; `None` off
+/// Linux.
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+const MIB: u64 = 1024 * 1024;
+
+// ---- 8. a 500 with a body of gigabytes ------------------------------------------------------
+
+/// A server answering every request with a 500 whose chunked body is `total` bytes, generated
+/// as it goes (never stored) until the client hangs up.
+fn huge_500(total: u64) -> Raw {
+    Raw::start(move |stream, _head, sent| {
+        let head = "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\n\
+                    transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let chunk = vec![b'e'; 64 * 1024];
+        let mut left = total;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            let frame = stream
+                .write_all(format!("{n:x}\r\n").as_bytes())
+                .and_then(|()| stream.write_all(&chunk[..n]))
+                .and_then(|()| stream.write_all(b"\r\n"));
+            if frame.is_err() {
+                return; // the client hung up
+            }
+            sent.fetch_add(n as u64, Ordering::SeqCst);
+            left -= n as u64;
+        }
+        let _ = stream.write_all(b"0\r\n\r\n");
+    })
+}
+
+/// Run by h08 in a process of its own, so that its peak memory is the SDK's.
+#[test]
+#[ignore = "run by h08 as a child process"]
+fn h08_child_huge_error_body() {
+    let Ok(url) = std::env::var("OPIK_HOSTILE_URL") else {
+        return;
+    };
+    let baseline = proc_status_kib("VmHWM");
+    let client = client(builder(&url).max_retries(1));
+    client.run(|| root(2));
+    let t = Instant::now();
+    let report = client.flush(Duration::from_secs(120));
+    let took = t.elapsed();
+    let peak = proc_status_kib("VmHWM");
+    let show = |v: Option<u64>| v.map_or("n/a".to_owned(), |v| v.to_string());
+    println!(
+        "CHILD baseline_kib={} peak_kib={} took_ms={} stats: {}",
+        show(baseline),
+        show(peak),
+        took.as_millis(),
+        report.stats
+    );
+    assert!(report.completed, "{report:?}");
+    assert_eq!(report.stats.dropped(DropReason::Http5xxExhausted), 4);
+    assert_accounted(&report.stats, 4);
+}
+
+#[test]
+fn h08_a_500_with_a_3_gib_body_costs_no_memory_and_is_counted() {
+    // OPIK_HOSTILE_BODY_MIB shrinks the body (to see the old behaviour without 6 GB of RSS).
+    let body_mib: u64 = std::env::var("OPIK_HOSTILE_BODY_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3 * 1024);
+    let server = huge_500(body_mib * MIB);
+    let t = Instant::now();
+    let out = run_child(
+        "h08_child_huge_error_body",
+        &[("OPIK_HOSTILE_URL", format!("{}/api", server.url()))],
+        &[],
+    );
+    let took = t.elapsed();
+    let answers = server.connections() as u64;
+    // What the server wrote before the SDK hung up: the SDK's 64 KiB per answer plus what the
+    // kernel's socket buffers took.
+    let sent = server.sent();
+    let growth_kib = match (
+        child_figure(&out, "baseline_kib"),
+        child_figure(&out, "peak_kib"),
+    ) {
+        (Some(base), Some(peak)) => Some(peak.saturating_sub(base)),
+        _ => None,
+    };
+    println!(
+        "FIGURES h08 | fault: 500 with a {body_mib} MiB chunked body, {answers} answers | server \
+         wrote {:.1} MiB in all before the SDK hung up | child peak RSS growth {} | {} | child \
+         process done in {took:.2?}",
+        sent as f64 / MIB as f64,
+        growth_kib.map_or("n/a (no /proc)".to_owned(), |g| format!(
+            "{:.1} MiB",
+            g as f64 / 1024.0
+        )),
+        child_line(&out),
+    );
+    assert_eq!(answers, 4, "2 batches, 1 attempt + 1 retry each: {out}");
+    assert!(server
+        .received()
+        .contains("POST /api/v1/private/spans/batch HTTP/1.1"));
+    assert!(
+        sent < answers * 32 * MIB,
+        "the SDK read {} MiB of error bodies",
+        sent / MIB
+    );
+    if let Some(growth) = growth_kib {
+        assert!(
+            growth < 32 * 1024,
+            "the child's peak memory grew by {growth} KiB with {body_mib} MiB error bodies"
+        );
+    }
+    assert!(took < Duration::from_secs(20), "{took:?}");
+}
