@@ -13,12 +13,13 @@
 mod common;
 
 use common::{TEST_KEY, TEST_PROJECT, TEST_WORKSPACE};
+use fake_opik::{FakeOpik, Reply};
 use opik::config::ConfigBuilder;
 use opik::export::{Client, DropReason, Stats};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 // ---- tracked code ---------------------------------------------------------------------------
@@ -84,6 +85,50 @@ fn assert_accounted(stats: &Stats, expected: u64) {
         stats.delivered + stats.dropped_total(),
         "every record is delivered or dropped for a counted reason: {stats}"
     );
+}
+
+fn dropped(stats: &Stats) -> String {
+    stats
+        .dropped_by_reason()
+        .map(|(r, n)| format!("{r}={n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every log line this process emits (all targets, all levels). The exporter logs from its own
+/// thread, so this has to be the global subscriber.
+fn captured_logs() -> &'static Mutex<Vec<u8>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&logs);
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+            .with_writer(move || Sink(Arc::clone(&sink)))
+            .finish();
+        let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
+        logs
+    })
+}
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn log_text() -> String {
+    String::from_utf8_lossy(&captured_logs().lock().unwrap_or_else(|e| e.into_inner())).into_owned()
 }
 
 /// Runs the `#[ignore]`d test `name` of this binary in a child process with `env` added;
@@ -339,4 +384,58 @@ fn h08_a_500_with_a_3_gib_body_costs_no_memory_and_is_counted() {
         );
     }
     assert!(took < Duration::from_secs(20), "{took:?}");
+}
+
+// ---- 11. redirects --------------------------------------------------------------------------
+
+#[test]
+fn h11_redirects_are_not_followed_and_count_as_redirect() {
+    captured_logs();
+    for status in [301, 302, 303, 307, 308] {
+        let target = FakeOpik::start();
+        let server = FakeOpik::start();
+        let location = format!("{}/v1/private/spans/batch", target.base_url());
+        server.fail_for_with(
+            "/batch",
+            Duration::from_secs(600),
+            Reply::status(status).header("Location", &location),
+        );
+        let client = client(builder(&server.base_url()));
+        client.run(|| root(2));
+        let t = Instant::now();
+        let report = client.flush(Duration::from_secs(5));
+        let took = t.elapsed();
+        assert!(report.completed, "{status}: {report:?}");
+        assert_eq!(
+            report.stats.dropped(DropReason::Redirect),
+            4,
+            "{status}: {}",
+            report.stats
+        );
+        assert_eq!(report.stats.delivered, 0);
+        assert_accounted(&report.stats, 4);
+        assert!(
+            target.requests().is_empty(),
+            "{status}: the redirect was followed: {:?}",
+            target.requests()
+        );
+        assert_eq!(
+            server.request_count("/batch"),
+            2,
+            "{status}: one request per batch, no retry"
+        );
+        let logs = log_text();
+        let line = logs
+            .lines()
+            .find(|l| l.contains(&location) && l.contains("WARN"))
+            .unwrap_or_else(|| panic!("{status}: no warning names {location}:\n{logs}"));
+        assert!(line.contains(&format!("HTTP {status}")), "{line}");
+        println!(
+            "FIGURES h11 | fault: {status} to a second server | second server got {} requests | \
+             dropped: [{}] | returned in {took:.2?} | log: {}",
+            target.requests().len(),
+            dropped(&report.stats),
+            line.split_once("opik: ").map_or(line, |(_, l)| l)
+        );
+    }
 }

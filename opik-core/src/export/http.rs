@@ -1,6 +1,9 @@
 //! The HTTP transport: gzip-compressed JSON to Opik's REST API.
 //!
 //! What it does not do, on purpose:
+//! - follow redirects: a 3xx is an error naming its `Location`, the batch is dropped as
+//!   `redirect` (a 301/302/303 would be replayed as a body-less GET whose 2xx would count
+//!   records as delivered that no server got; a 307/308 would carry them to another host);
 //! - read an error answer's body past [`ERROR_BODY_CAP`] (64 KiB), whatever its length.
 
 use super::transport::{EncodedBatch, SendFuture, SendOutcome, Transport};
@@ -44,6 +47,10 @@ impl HttpTransport {
             .user_agent(concat!("opik-rs/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout())
             .timeout(config.request_timeout())
+            // A redirect is an error, never followed: a 301/302/303 would be replayed as a GET
+            // without the body (and its 2xx would count records as delivered that no server
+            // got), a 307/308 would carry the records to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("could not build the HTTP client: {e}"))?;
         Ok(HttpTransport {
@@ -103,11 +110,23 @@ async fn classify(mut response: reqwest::Response) -> SendOutcome {
         return SendOutcome::Delivered;
     }
     let after = retry_after(response.headers());
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|v| truncate(&String::from_utf8_lossy(v.as_bytes()), 300).to_owned());
     let body = read_capped(&mut response, ERROR_BODY_CAP).await;
     drop(response);
     let text = String::from_utf8_lossy(&body);
     let detail = format!("HTTP {status}: {}", truncate(&text, 300));
     match status {
+        300..=399 => SendOutcome::Rejected {
+            reason: DropReason::Redirect,
+            status: Some(status),
+            detail: match location {
+                Some(l) => format!("HTTP {status} to {l}"),
+                None => format!("HTTP {status} without a Location"),
+            },
+        },
         429 => SendOutcome::Retry {
             after,
             reason: DropReason::RateLimitedExhausted,

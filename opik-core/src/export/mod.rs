@@ -15,6 +15,8 @@
 //!   lowers the byte cap of that endpoint; a record too large alone has its `input`/`output`
 //!   replaced by a truncation marker (as the Python SDK does) and is sent again;
 //! - other 4xx drop the batch, counted, with one log line per status;
+//! - a 3xx is not followed (a 301/302/303 would become a GET without the records, a 307/308
+//!   would take them elsewhere): the batch is dropped as `redirect`, the log names `Location`;
 //! - of an error answer's body at most 64 KiB is read (the log shows 300 characters of it),
 //!   whatever the server sends: the connection is then closed, not pooled;
 //! - flush and shutdown requests are served while a batch is in flight or backing off: a flush

@@ -73,6 +73,16 @@ impl State {
                              said: {detail}"
                         ),
                     ),
+                    Some(300..=399) => (
+                        "redirect".to_owned(),
+                        format!(
+                            "opik: Opik's URL answers with a redirect ({detail}), which is not \
+                             followed: the records and the API key would go to a place nobody \
+                             configured. Set url_override to the URL it points to. {n} {} \
+                             dropped as redirect",
+                            batch.kind
+                        ),
+                    ),
                     Some(s) => (
                         format!("status {s}"),
                         format!(
