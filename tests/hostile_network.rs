@@ -386,6 +386,217 @@ fn h08_a_500_with_a_3_gib_body_costs_no_memory_and_is_counted() {
     assert!(took < Duration::from_secs(20), "{took:?}");
 }
 
+// ---- 10. proxies ----------------------------------------------------------------------------
+
+/// A proxy that refuses every tunnel (`CONNECT`) and answers a forwarded plain-http request
+/// with 204, recording what it was sent.
+fn fake_proxy() -> Raw {
+    Raw::start(|stream, head, _| {
+        let answer: &[u8] = if head.starts_with("CONNECT ") {
+            b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        } else {
+            b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n"
+        };
+        let _ = stream.write_all(answer);
+    })
+}
+
+const PROXY_VARS: [&str; 6] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// Run by h10a with every proxy variable of its process environment pointing at a listener;
+/// the client reads them from there (through `with_env`, as `ConfigBuilder::new` would).
+#[test]
+#[ignore = "run by h10a as a child process"]
+fn h10_child_loopback_url_with_proxies_in_the_process_environment() {
+    let Ok(url) = std::env::var("OPIK_HOSTILE_URL") else {
+        return;
+    };
+    let b = ConfigBuilder::with_env(|name| {
+        name.to_ascii_lowercase()
+            .ends_with("_proxy")
+            .then(|| std::env::var(name).ok())
+            .flatten()
+    });
+    let client = client(
+        b.url(url)
+            .api_key(TEST_KEY)
+            .workspace(TEST_WORKSPACE)
+            .project_name(TEST_PROJECT)
+            .max_retries(1)
+            .backoff_base(Duration::from_millis(20))
+            .request_timeout(Duration::from_secs(3)),
+    );
+    client.run(|| {
+        for _ in 0..5 {
+            root(2);
+        }
+    });
+    let report = client.flush(Duration::from_secs(10));
+    println!("CHILD stats: {}", report.stats);
+    assert!(report.completed, "{report:?}");
+    assert_accounted(&report.stats, 5 * 4);
+    assert_eq!(report.stats.delivered, 20, "{}", report.stats);
+}
+
+#[test]
+fn h10a_a_loopback_url_never_goes_through_a_proxy() {
+    let server = FakeOpik::start();
+    let proxy = fake_proxy();
+    let env: Vec<(&str, String)> = PROXY_VARS.iter().map(|v| (*v, proxy.url())).collect();
+    let out = run_child(
+        "h10_child_loopback_url_with_proxies_in_the_process_environment",
+        &[env, vec![("OPIK_HOSTILE_URL", server.base_url())]].concat(),
+        &["NO_PROXY", "no_proxy", "REQUEST_METHOD"],
+    );
+    assert_eq!(
+        proxy.connections(),
+        0,
+        "the proxy was contacted: {}",
+        proxy.received()
+    );
+    assert_eq!(server.traces().len(), 5);
+    assert_eq!(server.spans().len(), 15);
+    assert!(server
+        .requests()
+        .iter()
+        .all(|r| r.header("authorization") == Some(TEST_KEY)));
+    server.assert_valid();
+    let line = child_line(&out);
+    println!(
+        "FIGURES h10a | fault: HTTP(S)_PROXY and ALL_PROXY (both cases) set, URL {} | proxy \
+         connections: 0 | fake Opik got {} requests | {line}",
+        server.base_url(),
+        server.request_count("/batch")
+    );
+}
+
+#[test]
+fn h10b_https_goes_through_the_proxy_inside_a_connect_tunnel() {
+    for var in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+        let proxy = fake_proxy();
+        let url = proxy.url();
+        let client = client(
+            builder_env("https://opik.invalid/api", &[(var, url.as_str())])
+                .api_key(TEST_KEY)
+                .max_retries(1),
+        );
+        client.run(|| root(2));
+        let t = Instant::now();
+        let report = client.flush(Duration::from_secs(10));
+        let took = t.elapsed();
+        assert!(report.completed, "{var}: {report:?}");
+        assert_eq!(report.stats.dropped(DropReason::Network), 4, "{var}");
+        assert_accounted(&report.stats, 4);
+        let seen = proxy.received();
+        assert!(
+            seen.starts_with("CONNECT opik.invalid:443 HTTP/1.1\r\n"),
+            "{var}: the proxy saw {seen:?}"
+        );
+        assert_eq!(proxy.connections(), 4, "{var}: one tunnel per attempt");
+        assert!(
+            !seen.to_ascii_lowercase().contains("authorization") && !seen.contains(TEST_KEY),
+            "{var}: the key reached the proxy: {seen:?}"
+        );
+        println!(
+            "FIGURES h10b | fault: {var} at a proxy refusing tunnels, URL https://opik.invalid | \
+             proxy saw {} CONNECTs, no authorization | dropped: [{}] | returned in {took:.2?}",
+            proxy.connections(),
+            dropped(&report.stats)
+        );
+    }
+}
+
+#[test]
+fn h10c_no_proxy_matching_the_host_means_direct() {
+    for (var, list) in [
+        ("NO_PROXY", "opik.invalid"),
+        ("no_proxy", "example.com, .invalid"),
+        ("NO_PROXY", "*"),
+    ] {
+        let proxy = fake_proxy();
+        let url = proxy.url();
+        let client = client(
+            builder_env(
+                "https://opik.invalid/api",
+                &[("HTTPS_PROXY", url.as_str()), (var, list)],
+            )
+            .api_key(TEST_KEY)
+            .max_retries(1)
+            .request_timeout(Duration::from_secs(2)),
+        );
+        client.run(|| root(2));
+        // Four attempts, each bounded by the request timeout even where resolving a name that
+        // does not exist is slow.
+        let report = client.flush(Duration::from_secs(20));
+        assert!(report.completed, "{var}={list}: {report:?}");
+        // Direct: the name does not resolve, so each attempt fails without the proxy.
+        assert_eq!(report.stats.dropped(DropReason::Network), 4);
+        assert_accounted(&report.stats, 4);
+        assert_eq!(proxy.connections(), 0, "{var}={list}: {}", proxy.received());
+        println!(
+            "FIGURES h10c | fault: HTTPS_PROXY with {var}={list:?} | proxy connections: 0 | \
+             dropped: [{}]",
+            dropped(&report.stats)
+        );
+    }
+}
+
+#[test]
+fn h10d_plain_http_uses_the_proxy_only_without_a_key() {
+    // No key: the proxy forwards the request (absolute-form request line) and answers.
+    let proxy = fake_proxy();
+    let url = proxy.url();
+    let open = client(builder_env(
+        "http://opik.invalid/api",
+        &[("http_proxy", url.as_str())],
+    ));
+    open.run(|| root(2));
+    let report = open.flush(Duration::from_secs(10));
+    assert!(report.completed, "{report:?}");
+    assert_eq!(report.stats.delivered, 4, "{}", report.stats);
+    assert_accounted(&report.stats, 4);
+    let seen = proxy.received();
+    assert!(
+        seen.contains("POST http://opik.invalid/api/v1/private/traces/batch HTTP/1.1"),
+        "{seen:?}"
+    );
+    assert!(!seen.to_ascii_lowercase().contains("authorization"));
+
+    // With a key (allowed over plain http to this host): never through the proxy.
+    let keyed = fake_proxy();
+    let url = keyed.url();
+    let client = client(
+        builder_env(
+            "http://opik.invalid/api",
+            &[("HTTP_PROXY", url.as_str()), ("ALL_PROXY", url.as_str())],
+        )
+        .api_key(TEST_KEY)
+        .allow_http_api_key(true)
+        .max_retries(1)
+        .request_timeout(Duration::from_secs(2)),
+    );
+    client.run(|| root(2));
+    let keyed_report = client.flush(Duration::from_secs(20));
+    assert!(keyed_report.completed);
+    assert_eq!(keyed_report.stats.dropped(DropReason::Network), 4);
+    assert_accounted(&keyed_report.stats, 4);
+    assert_eq!(keyed.connections(), 0, "{}", keyed.received());
+    println!(
+        "FIGURES h10d | fault: http_proxy for http://opik.invalid | without a key: {} requests \
+         through the proxy, delivered {} | with a key: proxy connections 0, dropped: [{}]",
+        proxy.connections(),
+        report.stats.delivered,
+        dropped(&keyed_report.stats)
+    );
+}
+
 // ---- 11. redirects --------------------------------------------------------------------------
 
 #[test]

@@ -4,10 +4,12 @@
 //! - follow redirects: a 3xx is an error naming its `Location`, the batch is dropped as
 //!   `redirect` (a 301/302/303 would be replayed as a body-less GET whose 2xx would count
 //!   records as delivered that no server got; a 307/308 would carry them to another host);
-//! - read an error answer's body past [`ERROR_BODY_CAP`] (64 KiB), whatever its length.
+//! - read an error answer's body past [`ERROR_BODY_CAP`] (64 KiB), whatever its length;
+//! - use the proxies of the process environment: it goes through the proxy `Config` chose
+//!   (`config::proxy`: https only, never for loopback or for a key over plain http), or none.
 
 use super::transport::{EncodedBatch, SendFuture, SendOutcome, Transport};
-use crate::config::Config;
+use crate::config::{Config, ProxyChoice, ProxyIgnored};
 use crate::pipe::DropReason;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -42,7 +44,10 @@ impl HttpTransport {
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
+            // Never the proxies of the process environment: `Config` chose, from the
+            // variables its own environment gives, whether this URL goes through one.
+            .no_proxy()
             .default_headers(headers)
             .user_agent(concat!("opik-rs/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout())
@@ -50,7 +55,27 @@ impl HttpTransport {
             // A redirect is an error, never followed: a 301/302/303 would be replayed as a GET
             // without the body (and its 2xx would count records as delivered that no server
             // got), a 307/308 would carry the records to another host.
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        match config.proxy() {
+            ProxyChoice::Direct => {}
+            ProxyChoice::Via(proxy) => {
+                let via = reqwest::Proxy::all(proxy.url.as_str())
+                    .map_err(|e| format!("the proxy {proxy} cannot be used: {e}"))?;
+                builder = builder.proxy(via);
+                tracing::debug!(target: "opik", "opik: sending to Opik through the proxy {proxy}");
+            }
+            ignored @ ProxyChoice::Ignored { why, .. } => match why {
+                ProxyIgnored::KeyOverPlainHttp | ProxyIgnored::Unusable(_) => tracing::warn!(
+                    target: "opik",
+                    "opik: connecting to Opik directly, proxy={ignored}; use an https:// URL to \
+                     go through the proxy"
+                ),
+                ProxyIgnored::Loopback | ProxyIgnored::NoProxy(_) => {
+                    tracing::debug!(target: "opik", "opik: connecting to Opik directly, proxy={ignored}")
+                }
+            },
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("could not build the HTTP client: {e}"))?;
         Ok(HttpTransport {

@@ -17,6 +17,8 @@
 //! - other 4xx drop the batch, counted, with one log line per status;
 //! - a 3xx is not followed (a 301/302/303 would become a GET without the records, a 307/308
 //!   would take them elsewhere): the batch is dropped as `redirect`, the log names `Location`;
+//! - the HTTP client uses the proxy `Config` chose (`config::proxy`), never the process
+//!   environment's behind its back;
 //! - of an error answer's body at most 64 KiB is read (the log shows 300 characters of it),
 //!   whatever the server sends: the connection is then closed, not pooled;
 //! - flush and shutdown requests are served while a batch is in flight or backing off: a flush
