@@ -192,7 +192,9 @@ struct RawShared {
 }
 
 impl Raw {
-    fn start(answer: impl Fn(&mut TcpStream, &str, &AtomicU64) + Send + Sync + 'static) -> Raw {
+    fn start(
+        answer: impl Fn(&mut TcpStream, &str, &[u8], &AtomicU64) + Send + Sync + 'static,
+    ) -> Raw {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("local address");
         let shared = Arc::new(RawShared::default());
@@ -207,8 +209,8 @@ impl Raw {
                 std::thread::spawn(move || {
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
                     let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
-                    if let Some(head) = read_request(&mut stream, &shared.received) {
-                        answer(&mut stream, &head, &shared.sent);
+                    if let Some((head, body)) = read_request(&mut stream, &shared.received) {
+                        answer(&mut stream, &head, &body, &shared.sent);
                     }
                 });
             }
@@ -233,8 +235,8 @@ impl Raw {
     }
 }
 
-/// Reads one request's head and its `content-length` body; returns the head.
-fn read_request(stream: &mut TcpStream, record: &Mutex<Vec<u8>>) -> Option<String> {
+/// Reads one request's head and its `content-length` body.
+fn read_request(stream: &mut TcpStream, record: &Mutex<Vec<u8>>) -> Option<(String, Vec<u8>)> {
     let mut data = Vec::new();
     let mut buf = [0u8; 8192];
     let end = loop {
@@ -254,13 +256,13 @@ fn read_request(stream: &mut TcpStream, record: &Mutex<Vec<u8>>) -> Option<Strin
                 .then(|| v.trim().parse().ok())?
         })
         .unwrap_or(0);
-    let mut body = data.len() - end;
-    while body < length {
+    let mut body = data[end..].to_vec();
+    while body.len() < length {
         let n = stream.read(&mut buf).ok().filter(|n| *n > 0)?;
         record.lock().unwrap().extend_from_slice(&buf[..n]);
-        body += n;
+        body.extend_from_slice(&buf[..n]);
     }
-    Some(head)
+    Some((head, body))
 }
 
 /// Reads `VmHWM` (peak resident memory) or `VmRSS` from `/proc/self/status`, in KiB; `None` off
@@ -280,7 +282,7 @@ const MIB: u64 = 1024 * 1024;
 /// A server answering every request with a 500 whose chunked body is `total` bytes, generated
 /// as it goes (never stored) until the client hangs up.
 fn huge_500(total: u64) -> Raw {
-    Raw::start(move |stream, _head, sent| {
+    Raw::start(move |stream, _head, _body, sent| {
         let head = "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\n\
                     transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
         if stream.write_all(head.as_bytes()).is_err() {
@@ -391,7 +393,7 @@ fn h08_a_500_with_a_3_gib_body_costs_no_memory_and_is_counted() {
 /// A proxy that refuses every tunnel (`CONNECT`) and answers a forwarded plain-http request
 /// with 204, recording what it was sent.
 fn fake_proxy() -> Raw {
-    Raw::start(|stream, head, _| {
+    Raw::start(|stream, head, _, _| {
         let answer: &[u8] = if head.starts_with("CONNECT ") {
             b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
         } else {
@@ -649,4 +651,113 @@ fn h11_redirects_are_not_followed_and_count_as_redirect() {
             line.split_once("opik: ").map_or(line, |(_, l)| l)
         );
     }
+}
+
+// ---- 12. a burst of 413s --------------------------------------------------------------------
+
+/// How many items a gzip-compressed batch body carries.
+fn items_in(body: &[u8]) -> usize {
+    let mut json = Vec::new();
+    if flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut json)
+        .is_err()
+    {
+        return 0;
+    }
+    let value: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
+    ["spans", "traces"]
+        .iter()
+        .find_map(|k| value.get(*k)?.as_array().map(Vec::len))
+        .unwrap_or(0)
+}
+
+#[test]
+fn h12_a_burst_of_413s_on_small_requests_does_not_cap_later_requests_for_good() {
+    const REFUSALS: usize = 30;
+    // Span requests of two or more records are refused with a 413 until 30 have been; then
+    // every request is accepted. (A scripted 413 on a single record would truncate it instead.)
+    let spans: Arc<Mutex<Vec<(usize, u16)>>> = Arc::default();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let (log, count) = (Arc::clone(&spans), Arc::clone(&refused));
+    let server = Raw::start(move |stream, head, body, _| {
+        let path = head.split_whitespace().nth(1).unwrap_or_default();
+        let items = items_in(body);
+        let refuse = path.ends_with("/spans/batch")
+            && items >= 2
+            && count
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n < REFUSALS).then_some(n + 1)
+                })
+                .is_ok();
+        if path.ends_with("/spans/batch") {
+            log.lock()
+                .unwrap()
+                .push((items, if refuse { 413 } else { 204 }));
+        }
+        let answer: &[u8] = if refuse {
+            b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        } else {
+            b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n"
+        };
+        let _ = stream.write_all(answer);
+    });
+    let client = client(builder(&format!("{}/api", server.url())));
+    let t = Instant::now();
+    let mut made = 0u64;
+    // The burst: waves of 10 traces and 50 spans until the server has refused 30 requests.
+    for _ in 0..40 {
+        if refused.load(Ordering::SeqCst) >= REFUSALS {
+            break;
+        }
+        client.run(|| {
+            for _ in 0..10 {
+                root(4);
+            }
+        });
+        made += 10 * 6;
+        assert!(client.flush(Duration::from_secs(20)).completed);
+    }
+    let burst_requests = spans.lock().unwrap().len();
+    // Then normal answers: 1000 spans.
+    client.run(|| {
+        for _ in 0..200 {
+            root(4);
+        }
+    });
+    made += 200 * 6;
+    let report = client.flush(Duration::from_secs(30));
+    let took = t.elapsed();
+    let after: Vec<usize> = spans.lock().unwrap()[burst_requests..]
+        .iter()
+        .map(|(items, _)| *items)
+        .collect();
+    let largest = after.iter().copied().max().unwrap_or(0);
+    let last = after.last().copied().unwrap_or(0);
+    println!(
+        "FIGURES h12 | fault: 413 on the first {} span requests of 2+ records ({burst_requests} span \
+         requests in the burst) | then 1000 spans in {} requests, largest {largest}, last {last} \
+         records | delivered {} of {made}, truncated {}, dropped: [{}] | {took:.2?}",
+        refused.load(Ordering::SeqCst),
+        after.len(),
+        report.stats.delivered,
+        report.stats.truncated,
+        dropped(&report.stats)
+    );
+    assert!(report.completed, "{report:?}");
+    assert_eq!(
+        refused.load(Ordering::SeqCst),
+        REFUSALS,
+        "the burst happened"
+    );
+    assert_eq!(report.stats.dropped_total(), 0, "{}", report.stats);
+    assert_eq!(report.stats.truncated, 0, "{}", report.stats);
+    assert_eq!(report.stats.delivered, made);
+    assert_accounted(&report.stats, made);
+    assert_eq!(after.iter().sum::<usize>(), 1000);
+    assert!(
+        after.len() <= 40,
+        "1000 spans took {} requests after the burst: {after:?}",
+        after.len()
+    );
+    assert!(largest >= 200, "{after:?}");
 }

@@ -1,7 +1,7 @@
 //! The exporter's loop: it takes records off the queue into per-endpoint lists, answers
 //! control messages, and sends one batch at a time, on the SDK's own thread and runtime.
 
-use super::batch::Batch;
+use super::batch::{Batch, SizeLimit};
 use super::flush::Waiter;
 use super::transport::Transport;
 use super::watch::Watch;
@@ -31,11 +31,8 @@ pub(super) struct State {
     /// Per kind: records taken off the queue, and records settled (delivered or dropped).
     pub(super) taken: [u64; KINDS],
     pub(super) settled: [u64; KINDS],
-    /// Per kind: the byte cap, halved when the server says a request was too large, and grown
-    /// back after successes, but never again to a size that was refused.
-    pub(super) byte_cap: [usize; KINDS],
-    /// Per kind: the smallest request size the server refused as too large.
-    pub(super) refused_size: [usize; KINDS],
+    /// Per kind: the byte cap of requests, and what the server refused as too large.
+    pub(super) limits: [SizeLimit; KINDS],
     pub(super) paused_until: Option<Instant>,
     /// Per kind: records taken before the last flush-interval tick. Until that many have
     /// settled, partly filled batches may go; records taken later wait for a full batch or
@@ -68,7 +65,7 @@ impl Exporter {
         settings.flush_interval = settings
             .flush_interval
             .clamp(Duration::from_millis(1), Duration::from_secs(3600));
-        let byte_cap = [settings.batch_max_bytes.max(1); KINDS];
+        let limits = std::array::from_fn(|_| SizeLimit::new(settings.batch_max_bytes));
         let watch = settings
             .long_span_threshold
             .map(|t| Watch::new(t, Pipe::WATCH_CAPACITY));
@@ -85,8 +82,7 @@ impl Exporter {
                 current: None,
                 taken: [0; KINDS],
                 settled: [0; KINDS],
-                byte_cap,
-                refused_size: [usize::MAX; KINDS],
+                limits,
                 paused_until: None,
                 due_upto: [0; KINDS],
                 waiters: Vec::new(),

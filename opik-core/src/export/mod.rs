@@ -12,7 +12,9 @@
 //!   `Opik-*-Remaining-Limit-TTL-Millis`, capped by `rate_limit_max_wait`) pauses the whole
 //!   sender, and the pause does not eat into the batch's deadline;
 //! - 409 counts as delivered; 413 (or a 400/422 naming the size) splits the batch in halves and
-//!   lowers the byte cap of that endpoint; a record too large alone has its `input`/`output`
+//!   lowers the byte cap of that endpoint, for a while: after successes it probes upward again
+//!   (`batch::SizeLimit`), so a burst of 413s does not leave one record per request for good;
+//!   a record too large alone has its `input`/`output`
 //!   replaced by a truncation marker (as the Python SDK does) and is sent again;
 //! - other 4xx drop the batch, counted, with one log line per status;
 //! - a 3xx is not followed (a 301/302/303 would become a GET without the records, a 307/308

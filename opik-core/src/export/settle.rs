@@ -44,10 +44,7 @@ impl State {
                 if batch.preview {
                     self.pipe.counters.add_in_progress(n);
                 } else {
-                    self.byte_cap[k] = (self.byte_cap[k].saturating_mul(2))
-                        .min(self.settings.batch_max_bytes)
-                        .min(self.refused_size[k].saturating_sub(1))
-                        .max(1);
+                    self.limits[k].delivered(self.settings.batch_max_bytes);
                     self.pipe.counters.add_delivered(n);
                     self.pipe.counters.add_truncated(batch.truncated);
                     self.settled[k] += n;
