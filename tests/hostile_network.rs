@@ -388,6 +388,187 @@ fn h08_a_500_with_a_3_gib_body_costs_no_memory_and_is_counted() {
     assert!(took < Duration::from_secs(20), "{took:?}");
 }
 
+// ---- 9. one log line per outage ------------------------------------------------------------
+
+/// The log lines of this process that contain `needle`.
+fn lines_with(logs: &str, needle: &str) -> Vec<String> {
+    logs.lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Run by h09 in a process of its own, so that every log line is this client's.
+#[test]
+#[ignore = "run by h09 as a child process"]
+fn h09_child_failures_alternating_with_successes() {
+    if std::env::var("OPIK_HOSTILE_CHILD").as_deref() != Ok("h09") {
+        return;
+    }
+    captured_logs();
+    let server = FakeOpik::start();
+    let quiet = Duration::from_secs(1);
+    let client = client(builder(&server.base_url()).outage_quiet_period(quiet));
+    // Every wave, one span request fails (a mix of causes) and its retry, or the next batch,
+    // succeeds: for 3 s.
+    let causes = [
+        Reply::close(),
+        Reply::status(503),
+        Reply::status(500),
+        Reply::status(429).header("Retry-After", "0.05"),
+        Reply::status(400).json(r#"{"errors":["flapping"]}"#),
+        Reply::status(502),
+    ];
+    let t = Instant::now();
+    let (mut waves, mut refused) = (0u64, 0u64);
+    while t.elapsed() < Duration::from_secs(3) {
+        let i = waves as usize % causes.len();
+        server.script("/spans/batch", [causes[i].clone()]);
+        if i == 4 {
+            refused += 3; // the wave's three spans, dropped by the 400
+        }
+        client.run(|| root(2));
+        assert!(client.flush(Duration::from_secs(10)).completed);
+        waves += 1;
+    }
+    let failing_for = t.elapsed();
+    // The end line comes once the quiet period passed (the exporter looks once a second).
+    let ended = Instant::now();
+    while log_text().matches("the outage is over").count() == 0
+        && ended.elapsed() < quiet + Duration::from_secs(3)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let end_after = ended.elapsed();
+    let report = client.shutdown(Duration::from_secs(5));
+    let logs = log_text();
+    let warns = lines_with(&logs, " WARN ");
+    let ends = lines_with(&logs, "the outage is over");
+    let debug_failures = lines_with(&logs, " DEBUG ")
+        .iter()
+        .filter(|l| l.contains("opik: sending spans failed") || l.contains("refused a batch"))
+        .count();
+    println!(
+        "CHILD waves={waves} failing_ms={} warn_lines={} end_lines={} debug_failure_lines={} \
+         end_after_ms={} stats: {}",
+        failing_for.as_millis(),
+        warns.len(),
+        ends.len(),
+        debug_failures,
+        end_after.as_millis(),
+        report.stats
+    );
+    for l in warns.iter().chain(&ends) {
+        println!(
+            "LINE {}",
+            l.split_once("opik: ").map_or(l.as_str(), |(_, m)| m)
+        );
+    }
+    assert!(report.completed, "{report:?}");
+    assert_accounted(&report.stats, waves * 4);
+    assert_eq!(report.stats.dropped(DropReason::Http4xx), refused);
+    assert_eq!(warns.len(), 1, "one warning for the outage:\n{logs}");
+    assert!(
+        warns[0].contains("sending spans failed"),
+        "it names the first cause: {}",
+        warns[0]
+    );
+    assert_eq!(ends.len(), 1, "one line when it ends:\n{logs}");
+    assert!(ends[0].contains(" INFO "), "{}", ends[0]);
+    assert!(
+        ends[0].contains(&format!("{waves} attempts failed")),
+        "{waves} waves: {}",
+        ends[0]
+    );
+    assert!(
+        ends[0].contains(&format!(
+            "dropped meanwhile: {refused} (http_4xx: {refused})"
+        )),
+        "{}",
+        ends[0]
+    );
+    assert_eq!(
+        debug_failures as u64,
+        waves - 1,
+        "the other failures, at debug level"
+    );
+}
+
+#[test]
+fn h09_failures_alternating_with_successes_log_one_start_and_one_end_line() {
+    let out = run_child(
+        "h09_child_failures_alternating_with_successes",
+        &[("OPIK_HOSTILE_CHILD", "h09".to_owned())],
+        &[],
+    );
+    let lines: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("LINE "))
+        .collect();
+    println!(
+        "FIGURES h09 | fault: a span request failing every wave for 3 s (close, 503, 500, 429, \
+         400, 502 in turn), each followed by successes, quiet period 1 s | {} | lines: {}",
+        child_line(&out),
+        lines.join(" // ")
+    );
+}
+
+#[test]
+fn h09b_a_full_queue_is_warned_about_at_most_once_a_minute_with_the_count() {
+    captured_logs();
+    let server = FakeOpik::start();
+    server.fail_for_with("/batch", Duration::from_secs(600), Reply::never());
+    let client = client(
+        builder(&server.base_url())
+            .queue_capacity(100)
+            .shutdown_timeout(Duration::from_millis(300)),
+    );
+    let burst = || {
+        client.run(|| {
+            for _ in 0..1000 {
+                root(1);
+            }
+        })
+    };
+    burst();
+    let dropped_first = client.stats().dropped(DropReason::QueueFull);
+    assert!(dropped_first > 0);
+    let t = Instant::now();
+    while lines_with(&log_text(), "the queue is full").is_empty()
+        && t.elapsed() < Duration::from_secs(3)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let noticed = t.elapsed();
+    let lines = lines_with(&log_text(), "the queue is full");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains(" WARN "), "{}", lines[0]);
+    let told: u64 = lines[0]
+        .split("the queue is full: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the line has the count");
+    assert!(
+        told > 0 && told <= dropped_first,
+        "{told} of {dropped_first}"
+    );
+    // More drops within the minute: no second line.
+    burst();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(lines_with(&log_text(), "the queue is full").len(), 1);
+    let report = client.shutdown(Duration::from_millis(300));
+    assert_accounted(&report.stats, 2 * 1000 * 3);
+    println!(
+        "FIGURES h09b | fault: 6000 records against a queue of 100 and a server that never \
+         answers | 1 warning after {noticed:.2?} telling {told} drops; no second within the \
+         minute though {} more were dropped | dropped: [{}] | line: {}",
+        report.stats.dropped(DropReason::QueueFull) - told,
+        dropped(&report.stats),
+        lines[0].split_once("opik: ").map_or("", |(_, m)| m)
+    );
+}
+
 // ---- 10. proxies ----------------------------------------------------------------------------
 
 /// A proxy that refuses every tunnel (`CONNECT`) and answers a forwarded plain-http request

@@ -60,8 +60,8 @@ impl State {
                 if !preview {
                     self.pipe.counters.add_dropped(DropReason::Serialization, 1);
                     self.settled[k] += 1;
-                    self.log_once(
-                        "serialization".into(),
+                    self.note(
+                        "serialization",
                         format!("opik: a {kind} record could not be encoded as JSON; dropped"),
                     );
                 }
@@ -147,14 +147,11 @@ impl State {
             return;
         }
         batch.records.push(record);
-        self.log_once(
-            "too large".into(),
-            format!(
-                "opik: Opik refused a {} record of {size} bytes as too large even with its input \
+        self.failed(format!(
+            "opik: Opik refused a {} record of {size} bytes as too large even with its input \
                  and output truncated; dropped",
-                batch.kind
-            ),
-        );
+            batch.kind
+        ));
         self.drop_batch(&batch, DropReason::TooLarge);
     }
 

@@ -145,6 +145,13 @@ impl Counters {
         self.dropped[reason.index()].fetch_add(n, Ordering::Release);
     }
 
+    /// Records dropped for `reason` so far, before or after the queue (the exporter reads
+    /// `queue_full` to report it).
+    pub(crate) fn dropped(&self, reason: DropReason) -> u64 {
+        let i = reason.index();
+        self.dropped[i].load(Ordering::Acquire) + self.unqueued[i].load(Ordering::Acquire)
+    }
+
     pub(crate) fn add_truncated(&self, n: u64) {
         self.truncated.fetch_add(n, Ordering::Relaxed);
     }
