@@ -99,6 +99,11 @@ knobs! {
     /// The longest wait a server may ask for (`Retry-After` and friends) before sending
     /// resumes (default 60 s).
     rate_limit_max_wait: Duration = Duration::from_secs(60);
+    /// How long sending must go without a failed attempt, after a success, for a delivery
+    /// outage to count as over (default 10 s). An outage is logged as one warning when it starts
+    /// and one info line when it ends, however many failures and successes alternate in it;
+    /// zero ends it at the first success.
+    outage_quiet_period: Duration = Duration::from_secs(10);
     /// A record whose JSON is larger than this has its `input`/`output` replaced by a
     /// truncation marker before it is sent (default 20 MiB, the Python SDK's limit; at least
     /// 64 KiB).

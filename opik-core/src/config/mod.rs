@@ -12,6 +12,7 @@
 //! | print locally | [`ConfigBuilder::local`] | `OPIK_LOCAL` | – |
 //! | environment | [`ConfigBuilder::environment`] | `OPIK_ENVIRONMENT` | `environment` |
 //! | INI file | [`ConfigBuilder::config_file`] | `OPIK_CONFIG_PATH` | – (default `~/.opik.config`) |
+//! | proxy | – | `https_proxy`, `http_proxy`, `all_proxy`, `no_proxy` (either case) | – |
 //!
 //! Precedence is builder > environment > INI file > default. Booleans accept what pydantic
 //! accepts (true/1/yes/on/t/y and false/0/no/off/f/n, any case); an empty value counts as unset.
@@ -35,15 +36,21 @@
 //! versions wrote `api_key =` for "no key", and `VAR=` is the shell idiom for "not set". A blank
 //! workspace or project name, on the other hand, is an error, since it would be sent.
 //!
+//! Proxies: honoured for `https://` URLs (the key travels inside the `CONNECT` tunnel), never
+//! for a loopback URL, and never for a plain `http://` URL with an API key (the proxy would read
+//! the key); `no_proxy` is respected. The variables are read through the same environment as
+//! the rest (injectable in tests), not by the HTTP client; `proxy` has the details.
+//!
 //! Owns: reading and checking settings (`builder` records what code set, `resolve` applies the
 //! precedence above, `sources` reads the environment and the file, `validate` and `knobs` check
-//! values, `key` handles API keys). May import `model` only: everything that runs (the pipe,
+//! values, `key` handles API keys, `proxy` picks the proxy). May import `model` only: everything that runs (the pipe,
 //! the exporter) takes a [`Config`] that is already checked.
 
 mod builder;
 mod error;
 mod key;
 mod knobs;
+mod proxy;
 mod resolve;
 mod sources;
 mod validate;
@@ -59,6 +66,7 @@ pub use error::{ConfigError, ErrorKind, Origin};
 pub use key::ApiKey;
 pub(crate) use knobs::ExportSettings;
 pub use knobs::{MAX_BATCH_ITEMS, MAX_MAX_RETRIES, MAX_QUEUE_CAPACITY, MIN_BATCH_MAX_BYTES};
+pub(crate) use proxy::{Ignored as ProxyIgnored, ProxyChoice};
 
 /// Opik Cloud's API base, used when an API key is given without a URL.
 pub const CLOUD_URL: &str = "https://www.comet.com/opik/api";
@@ -146,6 +154,7 @@ pub struct Config {
     export: ExportSettings,
     local_file: Option<PathBuf>,
     environment: Option<String>,
+    proxy: ProxyChoice,
 }
 
 impl Config {
@@ -207,6 +216,11 @@ impl Config {
     pub(crate) fn export(&self) -> &ExportSettings {
         &self.export
     }
+
+    /// Whether requests to [`Config::base_url`] go through a proxy (see `proxy` for the rules).
+    pub(crate) fn proxy(&self) -> &ProxyChoice {
+        &self.proxy
+    }
 }
 
 impl fmt::Display for Config {
@@ -226,6 +240,7 @@ impl fmt::Display for Config {
             self.workspace.origin,
             self.project_name.value,
             self.project_name.origin
-        )
+        )?;
+        write!(f, ", proxy={}", self.proxy)
     }
 }

@@ -3,6 +3,7 @@
 
 use super::error::{ConfigError, ErrorKind, Origin};
 use super::key::{key_attributes, ApiKey, KeyAttributes};
+use super::proxy::{self, ProxyChoice};
 use super::sources::{
     self, FileValues, ENV_API_KEY, ENV_ENVIRONMENT, ENV_LOCAL, ENV_LOCAL_FILE, ENV_PROJECT,
     ENV_TRACK_DISABLE, ENV_URL, ENV_WORKSPACE, KEY_API_KEY, KEY_ENVIRONMENT, KEY_PROJECT,
@@ -183,6 +184,11 @@ impl ConfigBuilder {
             }
         }
 
+        let proxy = match &base_url {
+            Some(u) => proxy::choose(&self.env, &u.value, key.is_some())?,
+            None => ProxyChoice::Direct,
+        };
+
         let config = Config {
             base_url: base_url.map(|u| Sourced {
                 value: u.value.normalized,
@@ -197,6 +203,7 @@ impl ConfigBuilder {
             export: self.export.clone(),
             local_file,
             environment: environment.map(|e| e.value),
+            proxy,
         };
 
         let local_rank = local.as_ref().filter(|l| l.value).map(|l| l.origin.rank());

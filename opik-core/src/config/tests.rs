@@ -1008,3 +1008,157 @@ fn config_display_names_origins() {
         "{text}"
     );
 }
+
+// ---- proxy ---------------------------------------------------------------------------------
+
+/// The proxy chosen for `url` (with or without a key) under `vars`.
+fn proxy_for(url: &str, key: bool, vars: &[(&str, &str)]) -> ProxyChoice {
+    let mut b = env(vars).url(url).allow_http_api_key(true);
+    if key {
+        b = b.api_key(KEY);
+    }
+    enabled(b.resolve()).proxy().clone()
+}
+
+/// The variable a proxy was taken from, or why none is used.
+fn proxy_var(choice: &ProxyChoice) -> String {
+    match choice {
+        ProxyChoice::Direct => "direct".to_owned(),
+        ProxyChoice::Via(p) => p.var.to_owned(),
+        ProxyChoice::Ignored { var, why } => format!("{var} ignored: {why:?}"),
+    }
+}
+
+#[test]
+fn proxy_variables_apply_per_scheme_lower_case_first() {
+    let https = "https://opik.example.com/api";
+    let p = "http://proxy.corp:3128";
+    let q = "http://other.corp:3128";
+    assert_eq!(proxy_var(&proxy_for(https, true, &[])), "direct");
+    assert_eq!(
+        proxy_var(&proxy_for(https, true, &[("HTTPS_PROXY", p)])),
+        "HTTPS_PROXY"
+    );
+    assert_eq!(
+        proxy_var(&proxy_for(
+            https,
+            true,
+            &[("HTTPS_PROXY", q), ("https_proxy", p)]
+        )),
+        "https_proxy"
+    );
+    assert_eq!(
+        proxy_var(&proxy_for(https, true, &[("ALL_PROXY", p)])),
+        "ALL_PROXY"
+    );
+    assert_eq!(
+        proxy_var(&proxy_for(
+            https,
+            true,
+            &[("all_proxy", q), ("HTTPS_PROXY", p)]
+        )),
+        "HTTPS_PROXY",
+        "the scheme's own variable beats ALL_PROXY"
+    );
+    assert_eq!(
+        proxy_var(&proxy_for(https, true, &[("HTTP_PROXY", p)])),
+        "direct",
+        "HTTP_PROXY is for http:// URLs"
+    );
+    assert_eq!(
+        proxy_var(&proxy_for(https, true, &[("HTTPS_PROXY", " ")])),
+        "direct",
+        "blank is unset"
+    );
+    match proxy_for(https, true, &[("HTTPS_PROXY", "proxy.corp:3128")]) {
+        ProxyChoice::Via(v) => assert_eq!(v.url.as_str(), "http://proxy.corp:3128/"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn proxies_are_never_used_for_loopback_or_a_key_over_plain_http() {
+    let p = "http://proxy.corp:3128";
+    let all = [("HTTP_PROXY", p), ("HTTPS_PROXY", p), ("ALL_PROXY", p)];
+    for url in [
+        "http://localhost:5173/api",
+        "http://127.0.0.1:8080/api",
+        "https://localhost/api",
+        "http://[::1]:8080/api",
+    ] {
+        for key in [false, true] {
+            assert!(
+                proxy_var(&proxy_for(url, key, &all)).ends_with("ignored: Loopback"),
+                "{url}"
+            );
+        }
+    }
+    let http = "http://opik.internal:8080/api";
+    assert_eq!(
+        proxy_var(&proxy_for(http, true, &all)),
+        "HTTP_PROXY ignored: KeyOverPlainHttp"
+    );
+    assert_eq!(proxy_var(&proxy_for(http, false, &all)), "HTTP_PROXY");
+    // Under CGI, HTTP_PROXY may come from a request header: only the lower-case one counts.
+    assert_eq!(
+        proxy_var(&proxy_for(
+            http,
+            false,
+            &[("HTTP_PROXY", p), ("REQUEST_METHOD", "GET")]
+        )),
+        "direct"
+    );
+    assert_eq!(
+        proxy_var(&proxy_for(
+            http,
+            false,
+            &[("http_proxy", p), ("REQUEST_METHOD", "GET")]
+        )),
+        "http_proxy"
+    );
+}
+
+#[test]
+fn no_proxy_and_unusable_proxies_mean_direct() {
+    let https = "https://opik.example.com/api";
+    let p = "http://proxy.corp:3128";
+    assert_eq!(
+        proxy_var(&proxy_for(
+            https,
+            true,
+            &[("HTTPS_PROXY", p), ("NO_PROXY", "example.com")]
+        )),
+        "HTTPS_PROXY ignored: NoProxy(\"NO_PROXY\")"
+    );
+    assert_eq!(
+        proxy_var(&proxy_for(
+            https,
+            true,
+            &[("HTTPS_PROXY", p), ("no_proxy", "other.com")]
+        )),
+        "HTTPS_PROXY"
+    );
+    let socks = proxy_var(&proxy_for(
+        https,
+        true,
+        &[("HTTPS_PROXY", "socks5://proxy.corp:1080")],
+    ));
+    assert!(socks.contains("not supported"), "{socks}");
+}
+
+#[test]
+fn a_proxy_password_is_not_shown_by_the_config() {
+    let config = enabled(
+        env(&[("HTTPS_PROXY", "http://me:hunter2@proxy.corp:3128")])
+            .url("https://opik.example.com/api")
+            .api_key(KEY)
+            .resolve(),
+    );
+    let text = format!("{config} {config:?}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("proxy=http://***@proxy.corp:3128/ (from HTTPS_PROXY)"),
+        "{text}"
+    );
+    assert_no_key(&text);
+}

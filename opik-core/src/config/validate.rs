@@ -85,7 +85,7 @@ pub(crate) fn base_url(raw: &str, origin: &Origin) -> Result<BaseUrl, ConfigErro
 
 /// Loopback hosts: `localhost`, 127.0.0.0/8, `::1` (and IPv4-mapped 127.x). Traffic to them
 /// never leaves the machine, so a key sent over plain http there is not exposed.
-fn is_loopback_host(host: &str) -> bool {
+pub(super) fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_end_matches('.');
     if host.eq_ignore_ascii_case("localhost") {
         return true;

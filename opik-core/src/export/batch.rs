@@ -3,6 +3,7 @@
 
 use super::exporter::State;
 use super::transport::EncodedBatch;
+use crate::config::MIN_BATCH_MAX_BYTES;
 use crate::model::{wire, Payload, Record, RecordKind, Timestamp};
 use crate::pipe::DropReason;
 use std::sync::Arc;
@@ -59,8 +60,8 @@ impl State {
                 if !preview {
                     self.pipe.counters.add_dropped(DropReason::Serialization, 1);
                     self.settled[k] += 1;
-                    self.log_once(
-                        "serialization".into(),
+                    self.note(
+                        "serialization",
                         format!("opik: a {kind} record could not be encoded as JSON; dropped"),
                     );
                 }
@@ -79,7 +80,7 @@ impl State {
                 truncated += 1;
                 continue;
             }
-            if json.len() + 2 > self.byte_cap[k] && !used.is_empty() {
+            if json.len() + 2 > self.limits[k].cap && !used.is_empty() {
                 // This record goes into the next request.
                 json.truncate(mark);
                 let list = if preview {
@@ -113,8 +114,9 @@ impl State {
         })
     }
 
-    /// A 413: split the batch in halves (and remember that this endpoint takes smaller
-    /// requests), or truncate a single record, or give up on a truncated one.
+    /// A 413: split the batch in halves (and remember for a while that this endpoint takes
+    /// smaller requests: [`SizeLimit`]), or truncate a single record, or give up on a truncated
+    /// one.
     pub(super) fn split(&mut self, mut batch: Batch) {
         let k = batch.kind.index();
         let size = batch.encoded.json.len();
@@ -124,10 +126,8 @@ impl State {
             &mut self.pending[k]
         };
         if batch.records.len() > 1 {
-            // Halve the cap so that the halves fit (a single record always goes, whatever the
-            // cap: the next branch handles one that is too large alone).
-            self.refused_size[k] = self.refused_size[k].min(size);
-            self.byte_cap[k] = (size / 2).min(self.byte_cap[k]).max(1);
+            // The next branch handles a single record that is too large alone.
+            self.limits[k].refused(size);
             for r in batch.records.drain(..).rev() {
                 list.push_front(r);
             }
@@ -147,14 +147,11 @@ impl State {
             return;
         }
         batch.records.push(record);
-        self.log_once(
-            "too large".into(),
-            format!(
-                "opik: Opik refused a {} record of {size} bytes as too large even with its input \
+        self.failed(format!(
+            "opik: Opik refused a {} record of {size} bytes as too large even with its input \
                  and output truncated; dropped",
-                batch.kind
-            ),
-        );
+            batch.kind
+        ));
         self.drop_batch(&batch, DropReason::TooLarge);
     }
 
@@ -176,6 +173,85 @@ impl State {
         let b = self.take_batch(kind, preview);
         self.settings.batch_max_items = cap;
         b
+    }
+}
+
+/// What an endpoint is known to take: the byte cap of its requests, halved when the server
+/// says a request was too large and grown after each success: doubled, or, below a size it
+/// refused, halfway toward that size (and no further once within 1/16 of it).
+///
+/// A refused size is not kept for good: a burst of 413s (a proxy briefly misconfigured, a
+/// limit raised again) would otherwise leave every later request with one record, and a busy
+/// app dropping most of its records. After `forget_after` successes in a row the refused size
+/// is forgotten and the cap doubles toward `batch_max_bytes` again, halving if refused. A probe
+/// refused at [`MIN_BATCH_MAX_BYTES`] or more looks like a real limit (a proxy's body limit):
+/// the next probe waits twice as many successes, up to [`FORGET_AFTER_MAX`], so that probing a
+/// lasting limit costs a refused request in a thousand or so. A refusal of a smaller request
+/// is not a body limit anybody configured (no batch cap may be that small) and never makes the
+/// wait longer; a probe that reaches `batch_max_bytes` resets it to [`FORGET_AFTER_MIN`].
+#[derive(Clone, Debug)]
+pub(super) struct SizeLimit {
+    pub(super) cap: usize,
+    /// The smallest request size refused since it was last forgotten (`usize::MAX`: none).
+    refused: usize,
+    /// Successes since the last refusal.
+    ok: u32,
+    forget_after: u32,
+    /// A refused size was forgotten and the cap has not reached the maximum since.
+    probing: bool,
+}
+
+/// Successes after which a refused size is first forgotten.
+pub(super) const FORGET_AFTER_MIN: u32 = 8;
+/// The most successes a refused size is kept for.
+pub(super) const FORGET_AFTER_MAX: u32 = 1024;
+
+impl SizeLimit {
+    pub(super) fn new(max: usize) -> Self {
+        SizeLimit {
+            cap: max.max(1),
+            refused: usize::MAX,
+            ok: 0,
+            forget_after: FORGET_AFTER_MIN,
+            probing: false,
+        }
+    }
+
+    /// A request of `size` bytes was refused as too large: halve the cap so that its halves fit
+    /// (a single record always goes, whatever the cap).
+    pub(super) fn refused(&mut self, size: usize) {
+        if self.probing && size >= MIN_BATCH_MAX_BYTES {
+            self.forget_after = self.forget_after.saturating_mul(2).min(FORGET_AFTER_MAX);
+        }
+        self.probing = false;
+        self.refused = self.refused.min(size);
+        self.cap = (size / 2).min(self.cap).max(1);
+        self.ok = 0;
+    }
+
+    /// A request was accepted: grow the cap, toward `max`.
+    pub(super) fn delivered(&mut self, max: usize) {
+        self.ok = self.ok.saturating_add(1);
+        if self.refused != usize::MAX && self.ok >= self.forget_after {
+            self.refused = usize::MAX;
+            self.probing = true;
+        }
+        let doubled = self.cap.saturating_mul(2);
+        let grown = if self.refused == usize::MAX {
+            doubled
+        } else {
+            let gap = self.refused.saturating_sub(self.cap);
+            if gap <= self.refused / 16 {
+                self.cap
+            } else {
+                doubled.min(self.cap + gap / 2)
+            }
+        };
+        self.cap = grown.min(max).max(1);
+        if self.probing && self.cap >= max {
+            self.probing = false;
+            self.forget_after = FORGET_AFTER_MIN;
+        }
     }
 }
 
@@ -210,4 +286,52 @@ fn truncate(record: &mut Record) -> bool {
         }
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: usize = 4 << 20;
+
+    #[test]
+    fn a_burst_of_refusals_is_forgotten_and_the_cap_grows_back() {
+        let mut limit = SizeLimit::new(MAX);
+        for _ in 0..30 {
+            limit.refused(600);
+            limit.delivered(MAX);
+            limit.delivered(MAX);
+        }
+        assert!(limit.cap < 600, "{limit:?}");
+        let mut successes = 0;
+        while limit.cap < MAX {
+            limit.delivered(MAX);
+            successes += 1;
+            assert!(successes < 64, "the cap never grows back: {limit:?}");
+        }
+        assert_eq!(limit.forget_after, FORGET_AFTER_MIN);
+    }
+
+    #[test]
+    fn a_lasting_limit_is_probed_ever_more_rarely() {
+        let limit_bytes = 1 << 20;
+        let mut limit = SizeLimit::new(MAX);
+        let (mut sent, mut refused) = (0u32, 0u32);
+        for _ in 0..100_000 {
+            sent += 1;
+            if limit.cap > limit_bytes {
+                refused += 1;
+                limit.refused(limit.cap);
+            } else {
+                limit.delivered(MAX);
+            }
+        }
+        assert!(
+            limit.cap <= limit_bytes && limit.cap > limit_bytes / 2,
+            "{limit:?}"
+        );
+        assert_eq!(limit.forget_after, FORGET_AFTER_MAX);
+        assert!(refused * 200 < sent, "{refused} of {sent} requests refused");
+        println!("a lasting 1 MiB limit: {refused} of {sent} requests refused");
+    }
 }

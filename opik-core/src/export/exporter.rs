@@ -1,15 +1,16 @@
 //! The exporter's loop: it takes records off the queue into per-endpoint lists, answers
 //! control messages, and sends one batch at a time, on the SDK's own thread and runtime.
 
-use super::batch::Batch;
+use super::batch::{Batch, SizeLimit};
 use super::flush::Waiter;
+use super::outage::Trouble;
 use super::transport::Transport;
 use super::watch::Watch;
 use super::KINDS;
 use crate::config::ExportSettings;
 use crate::model::{Record, RecordKind, Timestamp};
 use crate::pipe::{Control, DropReason, FlushReport, Pipe, Reply};
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,11 +32,8 @@ pub(super) struct State {
     /// Per kind: records taken off the queue, and records settled (delivered or dropped).
     pub(super) taken: [u64; KINDS],
     pub(super) settled: [u64; KINDS],
-    /// Per kind: the byte cap, halved when the server says a request was too large, and grown
-    /// back after successes, but never again to a size that was refused.
-    pub(super) byte_cap: [usize; KINDS],
-    /// Per kind: the smallest request size the server refused as too large.
-    pub(super) refused_size: [usize; KINDS],
+    /// Per kind: the byte cap of requests, and what the server refused as too large.
+    pub(super) limits: [SizeLimit; KINDS],
     pub(super) paused_until: Option<Instant>,
     /// Per kind: records taken before the last flush-interval tick. Until that many have
     /// settled, partly filled batches may go; records taken later wait for a full batch or
@@ -44,7 +42,10 @@ pub(super) struct State {
     pub(super) next_tick: Instant,
     pub(super) waiters: Vec<Waiter>,
     pub(super) shutdown: Option<(Instant, Reply)>,
-    pub(super) logged: HashSet<String>,
+    /// What has been logged about failures (`outage`).
+    pub(super) trouble: Trouble,
+    /// When `housekeep` next looks at the counters and the outage clock.
+    pub(super) housekeeping_at: Instant,
     pub(super) watch: Option<Watch>,
     /// The client's environment, written on every trace and span.
     pub(super) environment: Option<Arc<str>>,
@@ -68,7 +69,7 @@ impl Exporter {
         settings.flush_interval = settings
             .flush_interval
             .clamp(Duration::from_millis(1), Duration::from_secs(3600));
-        let byte_cap = [settings.batch_max_bytes.max(1); KINDS];
+        let limits = std::array::from_fn(|_| SizeLimit::new(settings.batch_max_bytes));
         let watch = settings
             .long_span_threshold
             .map(|t| Watch::new(t, Pipe::WATCH_CAPACITY));
@@ -85,13 +86,13 @@ impl Exporter {
                 current: None,
                 taken: [0; KINDS],
                 settled: [0; KINDS],
-                byte_cap,
-                refused_size: [usize::MAX; KINDS],
+                limits,
                 paused_until: None,
                 due_upto: [0; KINDS],
                 waiters: Vec::new(),
                 shutdown: None,
-                logged: HashSet::new(),
+                trouble: Trouble::default(),
+                housekeeping_at: Instant::now(),
                 watch,
                 environment,
             },
@@ -124,6 +125,7 @@ impl Exporter {
                 st.scan_long_spans();
             }
             st.answer_waiters(now);
+            st.housekeep(now);
             if let Some((deadline, _)) = &st.shutdown {
                 if st.idle() || now >= *deadline {
                     st.finish_shutdown();
@@ -159,10 +161,12 @@ impl Exporter {
         let outcome = loop {
             let hard = st.shutdown.as_ref().map_or_else(never, |(d, _)| *d);
             let soft = st.next_waiter_deadline();
+            let housekeeping = st.housekeeping_at;
             tokio::select! {
                 outcome = &mut send => break Some(outcome),
                 c = st.control.recv(), if st.control_open => st.on_control(c),
                 _ = tokio::time::sleep_until(soft.into()) => st.answer_waiters(Instant::now()),
+                _ = tokio::time::sleep_until(housekeeping.into()) => st.housekeep(Instant::now()),
                 _ = tokio::time::sleep_until(hard.into()) => break None,
             }
         };
@@ -271,6 +275,7 @@ impl State {
     /// Counts everything not delivered as `shutdown_deadline`, answers, and lets the exporter
     /// exit.
     pub(super) fn finish_shutdown(&mut self) {
+        self.end_outage_if_over(Instant::now(), true);
         self.pipe.closed.store(true, Ordering::SeqCst);
         self.take_queued();
         let mut left = self.pending_len() as u64;
@@ -313,7 +318,10 @@ impl State {
     /// Waits until the current batch may be sent (`ready_at`), new records, a tick, a control
     /// message, or a deadline.
     pub(super) async fn wait(&mut self, ready_at: Option<Instant>) {
-        let mut until = self.next_tick.min(self.next_waiter_deadline());
+        let mut until = self
+            .next_tick
+            .min(self.next_waiter_deadline())
+            .min(self.housekeeping_at);
         if let Some(at) = ready_at {
             until = until.min(at);
         }

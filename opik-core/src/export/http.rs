@@ -1,7 +1,15 @@
 //! The HTTP transport: gzip-compressed JSON to Opik's REST API.
+//!
+//! What it does not do, on purpose:
+//! - follow redirects: a 3xx is an error naming its `Location`, the batch is dropped as
+//!   `redirect` (a 301/302/303 would be replayed as a body-less GET whose 2xx would count
+//!   records as delivered that no server got; a 307/308 would carry them to another host);
+//! - read an error answer's body past [`ERROR_BODY_CAP`] (64 KiB), whatever its length;
+//! - use the proxies of the process environment: it goes through the proxy `Config` chose
+//!   (`config::proxy`: https only, never for loopback or for a key over plain http), or none.
 
 use super::transport::{EncodedBatch, SendFuture, SendOutcome, Transport};
-use crate::config::Config;
+use crate::config::{Config, ProxyChoice, ProxyIgnored};
 use crate::pipe::DropReason;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -36,11 +44,38 @@ impl HttpTransport {
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
+            // Never the proxies of the process environment: `Config` chose, from the
+            // variables its own environment gives, whether this URL goes through one.
+            .no_proxy()
             .default_headers(headers)
             .user_agent(concat!("opik-rs/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout())
             .timeout(config.request_timeout())
+            // A redirect is an error, never followed: a 301/302/303 would be replayed as a GET
+            // without the body (and its 2xx would count records as delivered that no server
+            // got), a 307/308 would carry the records to another host.
+            .redirect(reqwest::redirect::Policy::none());
+        match config.proxy() {
+            ProxyChoice::Direct => {}
+            ProxyChoice::Via(proxy) => {
+                let via = reqwest::Proxy::all(proxy.url.as_str())
+                    .map_err(|e| format!("the proxy {proxy} cannot be used: {e}"))?;
+                builder = builder.proxy(via);
+                tracing::debug!(target: "opik", "opik: sending to Opik through the proxy {proxy}");
+            }
+            ignored @ ProxyChoice::Ignored { why, .. } => match why {
+                ProxyIgnored::KeyOverPlainHttp | ProxyIgnored::Unusable(_) => tracing::warn!(
+                    target: "opik",
+                    "opik: connecting to Opik directly, proxy={ignored}; use an https:// URL to \
+                     go through the proxy"
+                ),
+                ProxyIgnored::Loopback | ProxyIgnored::NoProxy(_) => {
+                    tracing::debug!(target: "opik", "opik: connecting to Opik directly, proxy={ignored}")
+                }
+            },
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("could not build the HTTP client: {e}"))?;
         Ok(HttpTransport {
@@ -86,16 +121,37 @@ impl Transport for HttpTransport {
     }
 }
 
-/// What a response means for the batch.
-async fn classify(response: reqwest::Response) -> SendOutcome {
+/// How much of an error answer's body is read: far more than the 300 characters the log shows
+/// or the size check needs, and a bound on what a broken or hostile server (a 500 with a body
+/// of gigabytes) costs in memory and time.
+pub(crate) const ERROR_BODY_CAP: usize = 64 * 1024;
+
+/// What a response means for the batch. The body of a 2xx is never read, and of an error
+/// answer at most [`ERROR_BODY_CAP`]: dropping the response with its body unread closes the
+/// connection instead of returning it to the pool, which is what a stream nobody wants needs.
+async fn classify(mut response: reqwest::Response) -> SendOutcome {
     let status = response.status().as_u16();
     if (200..300).contains(&status) || status == 409 {
         return SendOutcome::Delivered;
     }
     let after = retry_after(response.headers());
-    let text = response.text().await.unwrap_or_default();
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|v| truncate(&String::from_utf8_lossy(v.as_bytes()), 300).to_owned());
+    let body = read_capped(&mut response, ERROR_BODY_CAP).await;
+    drop(response);
+    let text = String::from_utf8_lossy(&body);
     let detail = format!("HTTP {status}: {}", truncate(&text, 300));
     match status {
+        300..=399 => SendOutcome::Rejected {
+            reason: DropReason::Redirect,
+            status: Some(status),
+            detail: match location {
+                Some(l) => format!("HTTP {status} to {l}"),
+                None => format!("HTTP {status} without a Location"),
+            },
+        },
         429 => SendOutcome::Retry {
             after,
             reason: DropReason::RateLimitedExhausted,
@@ -124,6 +180,22 @@ async fn classify(response: reqwest::Response) -> SendOutcome {
             detail,
         },
     }
+}
+
+/// The first `cap` bytes of the body (fewer if it ends first, or breaks off: an error answer's
+/// text is only for the log). The rest is never read.
+async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < cap {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(cap - out.len());
+                out.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    out
 }
 
 /// The wait a 429/503 asks for: `Retry-After` (seconds, or an HTTP date as RFC 9110 allows)
@@ -265,6 +337,22 @@ mod tests {
         assert!(names_size("Request Entity Too Large"));
         assert!(names_size("{\"errors\":[\"payload size exceeds 20MB\"]}"));
         assert!(!names_size("{\"errors\":[\"name must not be blank\"]}"));
+    }
+
+    #[test]
+    fn an_error_body_is_read_up_to_the_cap_only() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let big = vec![b'x'; 4 * ERROR_BODY_CAP];
+        let mut response = reqwest::Response::from(http::Response::new(big));
+        let read = rt.block_on(read_capped(&mut response, ERROR_BODY_CAP));
+        assert_eq!(read.len(), ERROR_BODY_CAP);
+        let mut short = reqwest::Response::from(http::Response::new(b"short".to_vec()));
+        assert_eq!(
+            rt.block_on(read_capped(&mut short, ERROR_BODY_CAP)),
+            b"short"
+        );
     }
 
     #[test]

@@ -12,15 +12,27 @@
 //!   `Opik-*-Remaining-Limit-TTL-Millis`, capped by `rate_limit_max_wait`) pauses the whole
 //!   sender, and the pause does not eat into the batch's deadline;
 //! - 409 counts as delivered; 413 (or a 400/422 naming the size) splits the batch in halves and
-//!   lowers the byte cap of that endpoint; a record too large alone has its `input`/`output`
+//!   lowers the byte cap of that endpoint, for a while: after successes it probes upward again
+//!   (`batch::SizeLimit`), so a burst of 413s does not leave one record per request for good;
+//!   a record too large alone has its `input`/`output`
 //!   replaced by a truncation marker (as the Python SDK does) and is sent again;
-//! - other 4xx drop the batch, counted, with one log line per status;
+//! - other 4xx drop the batch, counted;
+//! - failures are logged one line per outage: a warning when the first fails, an info line once
+//!   Opik accepted a request and nothing failed for `outage_quiet_period`, whatever the mix of
+//!   failures and successes in between; a full queue is warned about at most once a minute;
+//! - a 3xx is not followed (a 301/302/303 would become a GET without the records, a 307/308
+//!   would take them elsewhere): the batch is dropped as `redirect`, the log names `Location`;
+//! - the HTTP client uses the proxy `Config` chose (`config::proxy`), never the process
+//!   environment's behind its back;
+//! - of an error answer's body at most 64 KiB is read (the log shows 300 characters of it),
+//!   whatever the server sends: the connection is then closed, not pooled;
 //! - flush and shutdown requests are served while a batch is in flight or backing off: a flush
 //!   answers by its deadline whatever the server does; shutdown cancels the request in flight
 //!   at its deadline and counts what is left as `shutdown_deadline`.
 //!
 //! Owns: the exporter thread (`exporter`: the loop; `batch`: encoding; `settle`: what an
-//! outcome does; `flush`: waiting flushes; `watch`: the long-span watch), the transports
+//! outcome does; `outage`: what is logged about failures; `flush`: waiting flushes; `watch`:
+//! the long-span watch), the transports
 //! (`http`, `local`) and starting a pipeline (`start`). May import `model`, `config` and
 //! `pipe`; never `span` or `context`: the exporter sees records, not live spans.
 
@@ -35,6 +47,8 @@ mod flush;
 #[cfg(feature = "enabled")]
 mod http;
 pub(crate) mod local;
+#[cfg(feature = "enabled")]
+mod outage;
 #[cfg(feature = "enabled")]
 mod settle;
 mod start;

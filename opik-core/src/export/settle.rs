@@ -1,6 +1,6 @@
 //! What an attempt's outcome does to its batch: delivered, retried (with backoff, or paused for
-//! the wait a server asked for), split, or dropped and counted; and the log lines that say so,
-//! one per outage.
+//! the wait a server asked for), split, or dropped and counted; and what it tells the outage
+//! log (`outage`).
 
 use super::batch::Batch;
 use super::exporter::State;
@@ -11,20 +11,9 @@ use crate::pipe::{later, DropReason};
 use std::time::{Duration, Instant};
 
 impl State {
-    /// Logs `message` at warn level the first time `key` is seen since the last successful
-    /// delivery, at debug level afterwards: one line per kind of failure and outage, however
-    /// many batches it hits.
-    pub(super) fn log_once(&mut self, key: String, message: String) {
-        if self.logged.insert(key) {
-            tracing::warn!(target: "opik", "{message}");
-        } else {
-            tracing::debug!(target: "opik", "{message}");
-        }
-    }
-
     pub(super) fn log_truncated(&mut self, kind: RecordKind, bytes: usize) {
-        self.log_once(
-            "truncated".into(),
+        self.note(
+            "truncated",
             format!(
                 "opik: a {kind} record of {bytes} bytes is too large to send; its input and output \
                  were replaced by a truncation marker (log large payloads as attachments instead)"
@@ -44,49 +33,39 @@ impl State {
                 if batch.preview {
                     self.pipe.counters.add_in_progress(n);
                 } else {
-                    self.byte_cap[k] = (self.byte_cap[k].saturating_mul(2))
-                        .min(self.settings.batch_max_bytes)
-                        .min(self.refused_size[k].saturating_sub(1))
-                        .max(1);
+                    self.limits[k].delivered(self.settings.batch_max_bytes);
                     self.pipe.counters.add_delivered(n);
                     self.pipe.counters.add_truncated(batch.truncated);
                     self.settled[k] += n;
                 }
-                if !self.logged.is_empty() {
-                    // One line per outage: a failure that comes back later is logged again.
-                    tracing::info!(target: "opik", "opik: Opik accepts records again");
-                    self.logged.clear();
-                }
+                self.succeeded();
             }
             SendOutcome::Rejected {
                 reason,
                 status,
                 detail,
             } => {
-                let (key, message) = match status {
-                    Some(s @ (401 | 403)) => (
-                        format!("status {s}"),
-                        format!(
-                            "opik: Opik refused the API key or workspace (HTTP {s}): check \
-                             OPIK_API_KEY and OPIK_WORKSPACE (or api_key / workspace in \
-                             ~/.opik.config). Records are dropped until this is fixed. Server \
-                             said: {detail}"
-                        ),
+                let message = match status {
+                    Some(s @ (401 | 403)) => format!(
+                        "opik: Opik refused the API key or workspace (HTTP {s}): check \
+                         OPIK_API_KEY and OPIK_WORKSPACE (or api_key / workspace in \
+                         ~/.opik.config). Records are dropped until this is fixed. Server \
+                         said: {detail}"
                     ),
-                    Some(s) => (
-                        format!("status {s}"),
-                        format!(
-                            "opik: Opik refused a batch of {n} {} ({detail}); dropped. Further \
-                             refusals with this status are logged at debug level",
-                            batch.kind
-                        ),
+                    Some(300..=399) => format!(
+                        "opik: Opik's URL answers with a redirect ({detail}), which is not \
+                         followed: the records and the API key would go to a place nobody \
+                         configured. Set url_override to the URL it points to. {n} {} \
+                         dropped as redirect",
+                        batch.kind
                     ),
-                    None => (
-                        format!("{reason}"),
-                        format!("opik: could not send {n} {}: {detail}; dropped", batch.kind),
+                    Some(_) => format!(
+                        "opik: Opik refused a batch of {n} {} ({detail}); dropped",
+                        batch.kind
                     ),
+                    None => format!("opik: could not send {n} {}: {detail}; dropped", batch.kind),
                 };
-                self.log_once(key, message);
+                self.failed(message);
                 self.drop_batch(&batch, reason);
             }
             SendOutcome::TooLarge => self.split(batch),
@@ -112,27 +91,20 @@ impl State {
                     later(later(first, self.settings.retry_deadline), batch.paused_for);
                 let retries_left = batch.attempts <= self.settings.max_retries;
                 if !retries_left || later(now, wait) > give_up_at {
-                    self.log_once(
-                        format!("gave up {reason}"),
-                        format!(
-                            "opik: gave up on {n} {} after {} attempts in {:.1?}: {detail}; dropped \
-                             as {reason}",
-                            batch.kind,
-                            batch.attempts,
-                            now - first
-                        ),
-                    );
+                    self.failed(format!(
+                        "opik: gave up on {n} {} after {} attempts in {:.1?}: {detail}; dropped \
+                         as {reason}",
+                        batch.kind,
+                        batch.attempts,
+                        now - first
+                    ));
                     self.drop_batch(&batch, reason);
                     return;
                 }
-                self.log_once(
-                    format!("retry {reason}"),
-                    format!(
-                        "opik: sending {} failed ({detail}); retrying in {wait:.1?} (further \
-                         retries are logged at debug level)",
-                        batch.kind
-                    ),
-                );
+                self.failed(format!(
+                    "opik: sending {} failed ({detail}); retrying in {wait:.1?}",
+                    batch.kind
+                ));
                 batch.not_before = later(now, wait);
                 self.current = Some(batch);
             }

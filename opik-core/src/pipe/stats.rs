@@ -25,6 +25,10 @@ pub enum DropReason {
     Http4xx,
     /// Still failing with 5xx when the retry budget ran out.
     Http5xxExhausted,
+    /// The server answered with a redirect (3xx). Redirects are not followed: a 301/302/303
+    /// would be replayed as a GET without the records, a 307/308 would carry them (and the
+    /// key) to a host nobody configured. Not retried.
+    Redirect,
     /// Connection errors or timeouts until the retry budget ran out.
     Network,
     /// Refused as too large even alone, after its `input`/`output` were replaced by a
@@ -43,11 +47,12 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; 11] = [
         DropReason::QueueFull,
         DropReason::RateLimitedExhausted,
         DropReason::Http4xx,
         DropReason::Http5xxExhausted,
+        DropReason::Redirect,
         DropReason::Network,
         DropReason::TooLarge,
         DropReason::Serialization,
@@ -63,6 +68,7 @@ impl DropReason {
             DropReason::RateLimitedExhausted => "rate_limited_exhausted",
             DropReason::Http4xx => "http_4xx",
             DropReason::Http5xxExhausted => "http_5xx_exhausted",
+            DropReason::Redirect => "redirect",
             DropReason::Network => "network",
             DropReason::TooLarge => "too_large",
             DropReason::Serialization => "serialization",
@@ -137,6 +143,13 @@ impl Counters {
 
     pub(crate) fn add_dropped(&self, reason: DropReason, n: u64) {
         self.dropped[reason.index()].fetch_add(n, Ordering::Release);
+    }
+
+    /// Records dropped for `reason` so far, before or after the queue (the exporter reads
+    /// `queue_full` to report it).
+    pub(crate) fn dropped(&self, reason: DropReason) -> u64 {
+        let i = reason.index();
+        self.dropped[i].load(Ordering::Acquire) + self.unqueued[i].load(Ordering::Acquire)
     }
 
     pub(crate) fn add_truncated(&self, n: u64) {
@@ -263,4 +276,20 @@ pub struct FlushReport {
     pub completed: bool,
     /// The counters when the flush returned.
     pub stats: Stats,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_in_all_at_its_counter_and_has_its_own_name() {
+        for (i, reason) in DropReason::ALL.into_iter().enumerate() {
+            assert_eq!(reason.index(), i, "{reason:?}");
+        }
+        let names: std::collections::HashSet<_> =
+            DropReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), DropReason::ALL.len());
+        assert_eq!(DropReason::Redirect.to_string(), "redirect");
+    }
 }
