@@ -9,6 +9,7 @@
 //! | entry points | `api`, `recorder` | the current-span API, feedback, the explicit client; what `#[track]` calls |
 //! | context | `context`, `propagation` | which span and client are current; carrying them across tasks and processes |
 //! | running | `span`, `export` | live span state; the exporter thread, its batches, retries and transports |
+//! | wire | `net` | the HTTP clients, what an answer means, the retry policy (in a build that records) |
 //! | boundary | `pipe` | the queue, the client handle, the counters, the watch trait |
 //! | bottom | `model`, `config` | value types, records and their wire form; settings |
 //!
@@ -24,6 +25,8 @@ mod config;
 mod context;
 mod export;
 mod model;
+#[cfg(feature = "enabled")]
+mod net;
 mod pipe;
 mod propagation;
 mod recorder;

@@ -5,9 +5,10 @@ use super::exporter::State;
 use super::transport::EncodedBatch;
 use crate::config::MIN_BATCH_MAX_BYTES;
 use crate::model::{wire, Payload, Record, RecordKind, Timestamp};
+use crate::net::Tries;
 use crate::pipe::DropReason;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The batch being sent (one at a time).
 pub(super) struct Batch {
@@ -16,12 +17,9 @@ pub(super) struct Batch {
     pub(super) encoded: Arc<EncodedBatch>,
     /// Start records of running spans: not counted as produced or delivered.
     pub(super) preview: bool,
-    pub(super) attempts: u32,
-    pub(super) first_try: Option<Instant>,
+    pub(super) tries: Tries,
     /// Not sent again before this (backoff).
     pub(super) not_before: Instant,
-    /// Extra time granted by rate-limit pauses.
-    pub(super) paused_for: Duration,
     /// How many of its records had their input/output replaced by a truncation marker.
     pub(super) truncated: u64,
 }
@@ -106,10 +104,8 @@ impl State {
             }),
             records: used,
             preview,
-            attempts: 0,
-            first_try: None,
+            tries: Tries::default(),
             not_before: Instant::now(),
-            paused_for: Duration::ZERO,
             truncated,
         })
     }

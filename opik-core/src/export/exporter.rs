@@ -9,6 +9,7 @@ use super::watch::Watch;
 use super::KINDS;
 use crate::config::ExportSettings;
 use crate::model::{Record, RecordKind, Timestamp};
+use crate::net::RetryPolicy;
 use crate::pipe::{Control, DropReason, FlushReport, Pipe, Reply};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -24,6 +25,8 @@ pub(crate) struct Exporter {
 pub(super) struct State {
     pub(super) pipe: Arc<Pipe>,
     pub(super) settings: ExportSettings,
+    /// When failed batches are tried again (from `settings`).
+    pub(super) retry: RetryPolicy,
     pub(super) control: mpsc::UnboundedReceiver<Control>,
     pub(super) control_open: bool,
     pub(super) pending: [VecDeque<Record>; KINDS],
@@ -78,6 +81,7 @@ impl Exporter {
             st: State {
                 next_tick: Instant::now() + settings.flush_interval,
                 pipe,
+                retry: RetryPolicy::new(&settings),
                 settings,
                 control,
                 control_open: true,
@@ -153,8 +157,7 @@ impl Exporter {
             return;
         };
         let now = Instant::now();
-        batch.attempts += 1;
-        batch.first_try.get_or_insert(now);
+        batch.tries.start(now);
         let encoded = Arc::clone(&batch.encoded);
         let send = self.transport.send(&encoded);
         tokio::pin!(send);

@@ -5,10 +5,10 @@
 use super::batch::Batch;
 use super::exporter::State;
 use super::transport::SendOutcome;
-use crate::config::ExportSettings;
 use crate::model::RecordKind;
+use crate::net::Next;
 use crate::pipe::{later, DropReason};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 impl State {
     pub(super) fn log_truncated(&mut self, kind: RecordKind, bytes: usize) {
@@ -76,37 +76,31 @@ impl State {
             } => {
                 let now = Instant::now();
                 let rate_limited = reason == DropReason::RateLimitedExhausted;
-                let wait = match after {
-                    Some(a) => a.min(self.settings.rate_limit_max_wait),
-                    None => backoff(&self.settings, batch.attempts),
-                };
-                if after.is_some() || rate_limited {
-                    // The server asked everyone to wait: pause the whole sender, and do not
-                    // count the pause against this batch's deadline.
-                    self.paused_until = Some(later(now, wait));
-                    batch.paused_for = batch.paused_for.saturating_add(wait);
+                match self.retry.next(&mut batch.tries, after, rate_limited, now) {
+                    Next::GiveUp => {
+                        let first = batch.tries.first.unwrap_or(now);
+                        self.failed(format!(
+                            "opik: gave up on {n} {} after {} attempts in {:.1?}: {detail}; \
+                             dropped as {reason}",
+                            batch.kind,
+                            batch.tries.attempts,
+                            now - first
+                        ));
+                        self.drop_batch(&batch, reason);
+                    }
+                    Next::RetryAfter { wait, server_asked } => {
+                        if server_asked {
+                            // The server asked everyone to wait: pause the whole sender.
+                            self.paused_until = Some(later(now, wait));
+                        }
+                        self.failed(format!(
+                            "opik: sending {} failed ({detail}); retrying in {wait:.1?}",
+                            batch.kind
+                        ));
+                        batch.not_before = later(now, wait);
+                        self.current = Some(batch);
+                    }
                 }
-                let first = batch.first_try.unwrap_or(now);
-                let give_up_at =
-                    later(later(first, self.settings.retry_deadline), batch.paused_for);
-                let retries_left = batch.attempts <= self.settings.max_retries;
-                if !retries_left || later(now, wait) > give_up_at {
-                    self.failed(format!(
-                        "opik: gave up on {n} {} after {} attempts in {:.1?}: {detail}; dropped \
-                         as {reason}",
-                        batch.kind,
-                        batch.attempts,
-                        now - first
-                    ));
-                    self.drop_batch(&batch, reason);
-                    return;
-                }
-                self.failed(format!(
-                    "opik: sending {} failed ({detail}); retrying in {wait:.1?}",
-                    batch.kind
-                ));
-                batch.not_before = later(now, wait);
-                self.current = Some(batch);
             }
         }
     }
@@ -118,32 +112,5 @@ impl State {
         let n = batch.records.len() as u64;
         self.pipe.counters.add_dropped(reason, n);
         self.settled[batch.kind.index()] += n;
-    }
-}
-
-/// Exponential backoff with jitter: `base · 2^(attempt-1)`, capped at `backoff_max`, times a
-/// random factor in [0.5, 1).
-fn backoff(settings: &ExportSettings, attempt: u32) -> Duration {
-    let ceiling = settings
-        .backoff_base
-        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
-        .min(settings.backoff_max);
-    ceiling.mul_f64(0.5 + fastrand::f64() * 0.5)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let s = ExportSettings::default();
-        let first = backoff(&s, 1);
-        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-        let tenth = backoff(&s, 10);
-        assert!(
-            tenth <= s.backoff_max && tenth >= s.backoff_max / 2,
-            "{tenth:?}"
-        );
     }
 }

@@ -8,6 +8,7 @@
 
 mod client;
 mod deadline;
+mod outcome;
 mod produced;
 mod queue;
 mod stats;
@@ -15,6 +16,7 @@ mod watched;
 
 pub use client::Client;
 pub(crate) use deadline::{after, later};
+pub use outcome::SendOutcome;
 pub(crate) use queue::{Control, Pipe, Reply};
 pub use stats::{DropReason, FlushReport, Stats};
 pub(crate) use watched::Watched;

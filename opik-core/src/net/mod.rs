@@ -1,0 +1,16 @@
+//! Talking to Opik over HTTP, for every part of the SDK that does: the clients, built once per
+//! SDK client from its `Config` (`client`), what an answer means (`answer`), and when a failed
+//! request is tried again (`retry`).
+//!
+//! Owns: the HTTP conventions of Opik's API (headers, gzip, no redirects, the proxy choice,
+//! `Retry-After` and friends, which statuses are worth a retry). May import `config` and
+//! `pipe` (for [`SendOutcome`](crate::pipe::SendOutcome) and the drop reasons); the exporter
+//! and the REST calls sit above it.
+
+mod answer;
+mod client;
+mod retry;
+
+pub(crate) use answer::send;
+pub(crate) use client::OpikHttp;
+pub(crate) use retry::{Next, RetryPolicy, Tries};
