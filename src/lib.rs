@@ -185,9 +185,9 @@
 pub use opik_core::{
     current_span_data, current_trace_data, flush, flush_async, init, init_or_local, init_with,
     log_span_feedback_scores, log_thread_feedback_scores, log_trace_feedback_scores, span, spawn,
-    stats, update_current_span, update_current_trace, ErrorInfo, FutureExt, InitError, Opik,
-    OpikGuard, Score, ScoreError, ScoreOptions, SpanBuilder, SpanData, SpanHandle, SpanType,
-    SpanUpdate, TraceData, TraceHandle, TraceUpdate, Usage,
+    stats, update_current_span, update_current_trace, Attachment, AttachmentError, ErrorInfo,
+    FutureExt, InitError, Opik, OpikGuard, Score, ScoreError, ScoreOptions, SpanBuilder, SpanData,
+    SpanHandle, SpanType, SpanUpdate, TraceData, TraceHandle, TraceUpdate, Usage,
 };
 
 /// Records each call of a function as an Opik span (and as a trace when no tracked call is
@@ -323,8 +323,9 @@ pub mod distributed {
 /// the transports batches go to (Opik's REST API, the local view, your own).
 pub mod export {
     pub use opik_core::{
-        default_path, format_duration, render_trace, Client, ClientError, DropReason, EncodedBatch,
-        FlushReport, LocalTransport, RecordKind, SendFuture, SendOutcome, Stats, Transport,
+        default_path, format_duration, render_trace, AttachmentData, AttachmentRecord, Client,
+        ClientError, DropReason, EncodedBatch, Entity, FlushReport, LocalTransport, RecordKind,
+        SendFuture, SendOutcome, Stats, Transport, UploadFuture,
     };
 }
 

@@ -38,7 +38,8 @@
 
 use crate::config::ConfigBuilder;
 use crate::export::{
-    render_trace, Client, EncodedBatch, RecordKind, SendFuture, SendOutcome, Transport,
+    render_trace, AttachmentData, AttachmentRecord, Client, DropReason, EncodedBatch, RecordKind,
+    SendFuture, SendOutcome, Transport, UploadFuture,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -64,9 +65,28 @@ pub struct Request {
     pub body: Value,
 }
 
+/// One attachment the SDK would have uploaded, with its bytes (a file's, read when it was
+/// "uploaded").
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedAttachment {
+    /// `span` or `trace`.
+    pub entity_type: &'static str,
+    /// The span's or trace's id.
+    pub entity_id: String,
+    /// Its project.
+    pub project_name: String,
+    /// The file name it is stored under.
+    pub file_name: String,
+    /// Its MIME type.
+    pub mime_type: String,
+    /// Its content.
+    pub bytes: Vec<u8>,
+}
+
 #[derive(Default)]
 struct Sink {
     requests: Vec<Request>,
+    attachments: Vec<RecordedAttachment>,
 }
 
 type SharedSink = Arc<Mutex<Sink>>;
@@ -93,6 +113,37 @@ impl Transport for MemoryTransport {
                 method: batch.kind.method(),
                 path: batch.kind.path(),
                 body,
+            });
+        Box::pin(std::future::ready(SendOutcome::Delivered))
+    }
+
+    fn upload(&mut self, record: AttachmentRecord) -> UploadFuture {
+        let a = &record.attachment;
+        let bytes = match a.data() {
+            AttachmentData::Bytes(b) => Ok(b.to_vec()),
+            AttachmentData::File { path, .. } => {
+                std::fs::read(path).map_err(|e| SendOutcome::Rejected {
+                    reason: DropReason::FileUnreadable,
+                    status: None,
+                    detail: format!("cannot read {}: {e}", path.display()),
+                })
+            }
+        };
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(failed) => return Box::pin(std::future::ready(failed)),
+        };
+        self.sink
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .attachments
+            .push(RecordedAttachment {
+                entity_type: record.entity.type_name(),
+                entity_id: record.entity.id().to_string(),
+                project_name: record.project_name.to_string(),
+                file_name: a.file_name().to_owned(),
+                mime_type: a.mime_type().to_owned(),
+                bytes,
             });
         Box::pin(std::future::ready(SendOutcome::Delivered))
     }
@@ -178,13 +229,10 @@ impl Recorder {
     }
 
     fn snapshot(&self) -> Recorded {
-        let requests = self
-            .sink
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .requests
-            .clone();
-        Recorded::from_requests(requests)
+        let sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut recorded = Recorded::from_requests(sink.requests.clone());
+        recorded.attachments = sink.attachments.clone();
+        recorded
     }
 }
 
@@ -214,6 +262,7 @@ pub struct Recorded {
     traces: Vec<Value>,
     spans: Vec<Value>,
     scores: Vec<Value>,
+    attachments: Vec<RecordedAttachment>,
 }
 
 /// Appends `item` to `list`, replacing an earlier item with the same `id`.
@@ -235,7 +284,9 @@ impl Recorded {
         let mut r = Recorded::default();
         let (mut trace_ix, mut span_ix) = (HashMap::new(), HashMap::new());
         for req in &requests {
-            let kind = RecordKind::ALL.into_iter().find(|k| k.path() == req.path);
+            let kind = RecordKind::BATCHED
+                .into_iter()
+                .find(|k| k.path() == req.path);
             let Some(kind) = kind else { continue };
             let items = req.body.get(kind.array_key()).and_then(Value::as_array);
             for item in items.into_iter().flatten().cloned() {
@@ -270,6 +321,20 @@ impl Recorded {
     /// `thread_id` instead of `id`).
     pub fn feedback_scores(&self) -> &[Value] {
         &self.scores
+    }
+
+    /// The attachments, in the order they were uploaded.
+    pub fn attachments(&self) -> &[RecordedAttachment] {
+        &self.attachments
+    }
+
+    /// The attachments of `item` (a span or trace item).
+    pub fn attachments_of(&self, item: &Value) -> Vec<&RecordedAttachment> {
+        let id = item.get("id").and_then(Value::as_str);
+        self.attachments
+            .iter()
+            .filter(|a| Some(a.entity_id.as_str()) == id)
+            .collect()
     }
 
     /// The one trace named `name`.

@@ -265,16 +265,6 @@ fn read_request(stream: &mut TcpStream, record: &Mutex<Vec<u8>>) -> Option<(Stri
     Some((head, body))
 }
 
-/// Reads `VmHWM` (peak resident memory) or `VmRSS` from `/proc/self/status`, in KiB; `None` off
-/// Linux.
-fn proc_status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 const MIB: u64 = 1024 * 1024;
 
 // ---- 8. a 500 with a body of gigabytes ------------------------------------------------------
@@ -313,13 +303,13 @@ fn h08_child_huge_error_body() {
     let Ok(url) = std::env::var("OPIK_HOSTILE_URL") else {
         return;
     };
-    let baseline = proc_status_kib("VmHWM");
+    let baseline = common::proc_status_kib("VmHWM");
     let client = client(builder(&url).max_retries(1));
     client.run(|| root(2));
     let t = Instant::now();
     let report = client.flush(Duration::from_secs(120));
     let took = t.elapsed();
-    let peak = proc_status_kib("VmHWM");
+    let peak = common::proc_status_kib("VmHWM");
     let show = |v: Option<u64>| v.map_or("n/a".to_owned(), |v| v.to_string());
     println!(
         "CHILD baseline_kib={} peak_kib={} took_ms={} stats: {}",

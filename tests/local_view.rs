@@ -374,3 +374,58 @@ fn explicit_traces_print_with_their_top_level_spans() {
     drop(client);
     let _ = std::fs::remove_file(&path);
 }
+
+#[opik::track(name = "speak", type = "tool")]
+fn speak_with_audio() -> usize {
+    opik::update_current_span(|s| {
+        s.attachment(opik::Attachment::from_bytes(
+            vec![0u8; 2048],
+            "answer.wav",
+            "audio/wav",
+        ));
+    });
+    2048
+}
+
+#[opik::track(name = "coach-round")]
+fn round_with_audio() -> usize {
+    speak_with_audio()
+}
+
+#[test]
+fn local_view_shows_each_attachment_under_its_span_and_writes_a_line_for_it() {
+    let path = temp_file("attachments");
+    let screen = Screen::default();
+    let client = local_client(&path, &screen);
+    client.run(round_with_audio);
+    assert!(client.flush(Duration::from_secs(5)).completed);
+    drop(client);
+    std::thread::sleep(Duration::from_millis(100));
+    let text = screen.text();
+    assert!(
+        text.contains("└─ speak [tool")
+            && text.contains("+ attachment answer.wav (audio/wav, 2.0 KiB)"),
+        "{text}"
+    );
+    let lines = common::read_json_lines(&path);
+    let upload = lines
+        .iter()
+        .find(|l| l["path"] == "/v1/private/attachment/upload")
+        .expect("a line for the attachment");
+    assert_eq!(upload["body"]["file_name"], "answer.wav");
+    assert_eq!(upload["body"]["size"], 2048);
+    assert_eq!(upload["body"]["entity_type"], "span");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn the_testing_recorder_keeps_attachments_with_their_bytes() {
+    let recorded = opik::testing::record(|| {
+        round_with_audio();
+    });
+    let span = recorded.span("speak");
+    let attachments = recorded.attachments_of(span);
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(attachments[0].file_name, "answer.wav");
+    assert_eq!(attachments[0].bytes.len(), 2048);
+}

@@ -48,13 +48,14 @@ pub use context::{
 };
 pub use export::{
     default_path, format_duration, render_trace, ClientError, EncodedBatch, LocalTransport,
-    SendFuture, SendOutcome, Transport,
+    SendFuture, SendOutcome, Transport, UploadFuture,
 };
 /// The `http` crate whose `HeaderMap` distributed headers use (version 1).
 pub use http;
 pub use model::{
-    ErrorInfo, RecordKind, Score, ScoreError, ScoreOptions, SpanType, SpanUpdate, TraceUpdate,
-    Usage, MAX_SCORE_MAGNITUDE, MAX_TAGS, MAX_TAG_CHARS,
+    Attachment, AttachmentData, AttachmentError, AttachmentRecord, Entity, ErrorInfo, RecordKind,
+    Score, ScoreError, ScoreOptions, SpanType, SpanUpdate, TraceUpdate, Usage, MAX_SCORE_MAGNITUDE,
+    MAX_TAGS, MAX_TAG_CHARS,
 };
 pub use pipe::{Client, DropReason, FlushReport, Stats};
 pub use propagation::{

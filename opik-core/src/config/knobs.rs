@@ -108,9 +108,10 @@ knobs! {
     /// truncation marker before it is sent (default 20 MiB, the Python SDK's limit; at least
     /// 64 KiB).
     max_record_bytes: usize = 20 << 20;
-    /// The most bytes of payloads (inputs and outputs) the SDK holds for records not yet
-    /// delivered, in the queue and in the exporter (default 64 MiB, at least 1 MiB). Past it,
-    /// new records with large payloads are dropped and counted as `memory_budget`, so a stalled
+    /// The most bytes of payloads (inputs and outputs) and of attachments held in memory the
+    /// SDK keeps for records not yet delivered, in the queue and in the exporter (default
+    /// 64 MiB, at least 1 MiB). Past it, new records with large payloads (and attachments) are
+    /// dropped and counted as `memory_budget`, so a stalled
     /// server cannot make the app's memory grow with what it records. Records with payloads
     /// under 256 bytes are bounded by `queue_capacity` instead (they never take the budget's
     /// lock-free counter, to keep the common call cheap).
@@ -119,6 +120,22 @@ knobs! {
     /// output (default 1 MiB); past it, later items are counted but not kept, and the output is
     /// marked `opik_truncated`, so a long stream never grows memory without bound.
     max_stream_output_bytes: usize = 1 << 20;
+    /// How many attachments are uploaded at once (default 4, 1..=64). Each one streams its
+    /// file, or holds its bytes already charged to `max_buffered_bytes`, so this bounds the
+    /// uploads' buffers, not only their sockets.
+    max_concurrent_uploads: usize = 4;
+    /// Timeout of one upload request: a whole file to a self-hosted Opik, or a part of at most
+    /// 5 MiB to storage (default 5 min, must be > 0). `request_timeout` is for the small
+    /// requests; this one has megabytes to carry.
+    upload_timeout: Duration = Duration::from_secs(300);
+    /// Whether base64 data in inputs, outputs and metadata (an image, a PDF, an audio clip)
+    /// is moved into attachments, leaving a `[<file name>]` placeholder, as the Python SDK does
+    /// (default true). Only strings of at least `min_base64_attachment_size` characters are
+    /// looked at, on the exporter's thread.
+    extract_attachments: bool = true;
+    /// The shortest string, in characters, whose base64 data is extracted into an attachment
+    /// (default 256 000, the Python SDK's `min_base64_embedded_attachment_size`; at least 1024).
+    min_base64_attachment_size: usize = 256_000;
 }
 
 impl ExportSettings {
@@ -167,6 +184,25 @@ impl ExportSettings {
             0,
             Some(MAX_MAX_RETRIES as usize),
             "more retries only prolong an outage; the retry deadline bounds them anyway",
+        )?;
+        usize_in_range(
+            "max_concurrent_uploads",
+            self.max_concurrent_uploads,
+            1,
+            Some(64),
+            "uploads need at least one at a time; more than 64 only add sockets and buffers",
+        )?;
+        usize_in_range(
+            "min_base64_attachment_size",
+            self.min_base64_attachment_size,
+            1024,
+            None,
+            "shorter strings are ids and hashes, not files",
+        )?;
+        nonzero(
+            "upload_timeout",
+            self.upload_timeout,
+            "every upload would time out at once",
         )?;
         nonzero(
             "flush_interval",

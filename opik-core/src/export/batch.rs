@@ -270,7 +270,7 @@ fn truncate(record: &mut Record) -> bool {
     let (input, output) = match record {
         Record::Trace(t) => (&mut t.base.input, &mut t.base.output),
         Record::Span(s) => (&mut s.base.input, &mut s.base.output),
-        Record::Feedback(_) => return false,
+        Record::Feedback(_) | Record::Attachment(_) => return false,
     };
     let mut changed = false;
     for field in [input, output] {

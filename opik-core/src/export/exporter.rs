@@ -5,6 +5,7 @@ use super::batch::{Batch, SizeLimit};
 use super::flush::Waiter;
 use super::outage::Trouble;
 use super::transport::Transport;
+use super::upload::Uploads;
 use super::watch::Watch;
 use super::KINDS;
 use crate::config::ExportSettings;
@@ -50,6 +51,8 @@ pub(super) struct State {
     /// When `housekeep` next looks at the counters and the outage clock.
     pub(super) housekeeping_at: Instant,
     pub(super) watch: Option<Watch>,
+    /// The attachment uploads running.
+    pub(super) uploads: Uploads,
     /// The client's environment, written on every trace and span.
     pub(super) environment: Option<Arc<str>>,
 }
@@ -98,6 +101,7 @@ impl Exporter {
                 trouble: Trouble::default(),
                 housekeeping_at: Instant::now(),
                 watch,
+                uploads: Uploads::default(),
                 environment,
             },
         }
@@ -110,7 +114,12 @@ impl Exporter {
             .build()?;
         std::thread::Builder::new()
             .name("opik-exporter".into())
-            .spawn(move || runtime.block_on(self.run()))
+            // A `LocalSet`, so that attachment uploads run as tasks of this thread alongside
+            // the loop, without being `Send`.
+            .spawn(move || {
+                let local = tokio::task::LocalSet::new();
+                runtime.block_on(local.run_until(self.run()))
+            })
     }
 
     pub(super) async fn run(mut self) {
@@ -121,6 +130,7 @@ impl Exporter {
             st.poll_control();
             let now = Instant::now();
             st.take_queued();
+            st.start_uploads(self.transport.as_mut());
             if now >= st.next_tick {
                 st.next_tick = now + st.settings.flush_interval;
                 // Keeps span timestamps on the system clock (NTP steps included).
@@ -170,6 +180,7 @@ impl Exporter {
                 c = st.control.recv(), if st.control_open => st.on_control(c),
                 _ = tokio::time::sleep_until(soft.into()) => st.answer_waiters(Instant::now()),
                 _ = tokio::time::sleep_until(housekeeping.into()) => st.housekeep(Instant::now()),
+                done = st.uploads.next(), if !st.uploads.is_empty() => st.upload_finished(done),
                 _ = tokio::time::sleep_until(hard.into()) => break None,
             }
         };
@@ -241,9 +252,10 @@ impl State {
         let mut room = cap.saturating_sub(self.pending_len() + in_flight);
         let mut n = 0u64;
         while room > 0 {
-            let Some(record) = self.pipe.queue.pop() else {
+            let Some(mut record) = self.pipe.queue.pop() else {
                 break;
             };
+            self.extract_attachments(&mut record);
             let k = record.kind().index();
             self.pending[k].push_back(record);
             self.taken[k] += 1;
@@ -273,6 +285,7 @@ impl State {
             && self.pipe.queue.is_empty()
             && self.pending.iter().all(VecDeque::is_empty)
             && self.previews.iter().all(VecDeque::is_empty)
+            && self.uploads.is_empty()
     }
 
     /// Counts everything not delivered as `shutdown_deadline`, answers, and lets the exporter
@@ -281,7 +294,7 @@ impl State {
         self.end_outage_if_over(Instant::now(), true);
         self.pipe.closed.store(true, Ordering::SeqCst);
         self.take_queued();
-        let mut left = self.pending_len() as u64;
+        let mut left = self.pending_len() as u64 + self.cancel_uploads();
         if let Some(b) = self.current.take() {
             if !b.preview {
                 left += b.records.len() as u64;
@@ -334,6 +347,7 @@ impl State {
         tokio::select! {
             c = self.control.recv(), if self.control_open => self.on_control(c),
             _ = self.pipe.wake.notified() => self.pipe.wake_armed.store(false, Ordering::Relaxed),
+            done = self.uploads.next(), if !self.uploads.is_empty() => self.upload_finished(done),
             _ = tokio::time::sleep_until(until.into()) => {}
         }
     }
@@ -347,7 +361,7 @@ impl State {
     /// the final records of the same ids), then full batches, then partial ones when a flush
     /// interval passed or a flush asks for them.
     pub(super) fn next_batch(&mut self) -> Option<Batch> {
-        for kind in RecordKind::ALL {
+        for kind in RecordKind::BATCHED {
             if !self.previews[kind.index()].is_empty() {
                 if let Some(b) = self.take_batch(kind, true) {
                     return Some(b);
@@ -355,7 +369,7 @@ impl State {
             }
         }
         let flushing = self.flushing();
-        for kind in RecordKind::ALL {
+        for kind in RecordKind::BATCHED {
             let k = kind.index();
             let waiting = self.pending[k].len();
             let due = flushing || self.settled[k] < self.due_upto[k];

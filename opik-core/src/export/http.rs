@@ -1,21 +1,28 @@
-//! The HTTP transport: each batch as gzip-compressed JSON to Opik's REST API, through the SDK
-//! client's [`OpikHttp`] (headers, proxy, no redirects: see `net`).
+//! The HTTP transport: each batch as gzip-compressed JSON to Opik's REST API, and each
+//! attachment uploaded as Opik expects (`upload::http`), through the SDK client's [`OpikHttp`]
+//! (headers, proxy, no redirects: see `net`).
 
-use super::transport::{EncodedBatch, SendFuture, SendOutcome, Transport};
+use super::transport::{EncodedBatch, SendFuture, SendOutcome, Transport, UploadFuture};
+use super::upload::http::HttpUploader;
 use crate::config::Config;
-use crate::net::{self, OpikHttp};
+use crate::model::AttachmentRecord;
+use crate::net::{self, OpikHttp, RetryPolicy};
 use crate::pipe::DropReason;
 use reqwest::Method;
 
-/// Sends batches to `{base}/v1/private/...`.
+/// Sends batches to `{base}/v1/private/...`, and uploads attachments.
 pub(crate) struct HttpTransport {
     http: OpikHttp,
+    uploader: HttpUploader,
 }
 
 impl HttpTransport {
     pub(crate) fn new(config: &Config) -> Result<Self, String> {
+        let http = OpikHttp::new(config)?;
+        let retry = RetryPolicy::new(config.export());
         Ok(HttpTransport {
-            http: OpikHttp::new(config)?,
+            uploader: HttpUploader::new(http.clone(), retry, config.upload_timeout()),
+            http,
         })
     }
 }
@@ -42,5 +49,9 @@ impl Transport for HttpTransport {
                 Err(outcome) => outcome,
             }
         })
+    }
+
+    fn upload(&mut self, attachment: AttachmentRecord) -> UploadFuture {
+        Box::pin(self.uploader.clone().upload(attachment))
     }
 }

@@ -30,11 +30,15 @@
 //!   answers by its deadline whatever the server does; shutdown cancels the request in flight
 //!   at its deadline and counts what is left as `shutdown_deadline`.
 //!
+//! Attachments are records too: they wait in their own list and upload a few at a time
+//! alongside the batches (`upload`); base64 data in payloads becomes attachments as records
+//! are taken off the queue (`extract`).
+//!
 //! Owns: the exporter thread (`exporter`: the loop; `batch`: encoding; `settle`: what an
 //! outcome does; `outage`: what is logged about failures; `flush`: waiting flushes; `watch`:
-//! the long-span watch), the transports
-//! (`http`, `local`) and starting a pipeline (`start`). May import `model`, `config` and
-//! `pipe`; never `span` or `context`: the exporter sees records, not live spans.
+//! the long-span watch; `upload`, `extract`: attachments), the transports (`http`, `local`)
+//! and starting a pipeline (`start`). May import `model`, `config`, `pipe` and `net`; never
+//! `span` or `context`: the exporter sees records, not live spans.
 
 // The exporter thread and the HTTP transport exist only in a build that records (the `enabled`
 // feature): without it a client is inert and nothing here needs a runtime, gzip or HTTP.
@@ -42,6 +46,8 @@
 mod batch;
 #[cfg(feature = "enabled")]
 mod exporter;
+#[cfg(feature = "enabled")]
+mod extract;
 #[cfg(feature = "enabled")]
 mod flush;
 #[cfg(feature = "enabled")]
@@ -54,6 +60,8 @@ mod settle;
 mod start;
 pub(crate) mod transport;
 #[cfg(feature = "enabled")]
+mod upload;
+#[cfg(feature = "enabled")]
 mod watch;
 
 pub use start::ClientError;
@@ -64,4 +72,4 @@ const KINDS: usize = crate::model::RecordKind::ALL.len();
 
 pub(crate) use local::local_client;
 pub use local::{default_path, format_duration, render_trace, LocalTransport};
-pub use transport::{EncodedBatch, SendFuture, SendOutcome, Transport};
+pub use transport::{EncodedBatch, SendFuture, SendOutcome, Transport, UploadFuture};

@@ -5,6 +5,7 @@
 //! by `pipe`, encoded by `export`). May import nothing else of this crate: everything above
 //! depends on it, so it depends on nothing.
 
+mod attachment;
 mod charge;
 mod clock;
 mod depth;
@@ -20,6 +21,8 @@ mod update;
 mod usage;
 pub(crate) mod wire;
 
+pub(crate) use attachment::Tally;
+pub use attachment::{Attachment, AttachmentData, AttachmentError, AttachmentRecord, Entity};
 pub(crate) use charge::ByteCharge;
 pub use clock::anchor;
 pub use clock::Timestamp;

@@ -4,7 +4,7 @@
 //! into the spec's `Trace_Write` / `Span_Write` / feedback-score items by the exporter
 //! (`wire`). Fields that are absent are left out of the JSON, never sent as `null`.
 
-use super::{ByteCharge, Payload, ProjectName, Tags, Timestamp};
+use super::{AttachmentRecord, ByteCharge, Payload, ProjectName, Tags, Timestamp};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -199,6 +199,8 @@ pub enum Record {
     Span(SpanRecord),
     /// A feedback score.
     Feedback(Box<FeedbackScore>),
+    /// A file to upload with a span or trace.
+    Attachment(Box<AttachmentRecord>),
 }
 
 impl Record {
@@ -209,6 +211,7 @@ impl Record {
             Record::Trace(t) => &t.base,
             Record::Span(s) => &s.base,
             Record::Feedback(_) => return 0,
+            Record::Attachment(a) => return a.attachment.held_bytes(),
         };
         base.input.as_ref().map_or(0, Payload::len) + base.output.as_ref().map_or(0, Payload::len)
     }
@@ -219,6 +222,7 @@ impl Record {
         match self {
             Record::Trace(t) => t.details.get_or_insert_with(Box::default).charge = Some(charge),
             Record::Span(s) => s.details.get_or_insert_with(Box::default).charge = Some(charge),
+            Record::Attachment(a) => a.charge = Some(charge),
             Record::Feedback(_) => {}
         }
     }
@@ -233,6 +237,7 @@ impl Record {
                 ScoreTarget::Span(_) => RecordKind::SpanFeedback,
                 ScoreTarget::Thread(_) => RecordKind::ThreadFeedback,
             },
+            Record::Attachment(_) => RecordKind::Attachment,
         }
     }
 }
@@ -250,11 +255,25 @@ pub enum RecordKind {
     SpanFeedback,
     /// `PUT /v1/private/traces/threads/feedback-scores`
     ThreadFeedback,
+    /// `POST /v1/private/attachment/upload-start`, then the file's bytes: one upload per
+    /// record, never batched.
+    Attachment,
 }
 
 impl RecordKind {
-    /// Every kind, in the order batches are sent (traces before their spans and scores).
-    pub const ALL: [RecordKind; 5] = [
+    /// Every kind.
+    pub const ALL: [RecordKind; 6] = [
+        RecordKind::Trace,
+        RecordKind::Span,
+        RecordKind::TraceFeedback,
+        RecordKind::SpanFeedback,
+        RecordKind::ThreadFeedback,
+        RecordKind::Attachment,
+    ];
+
+    /// The kinds sent in batches, in the order batches are sent (traces before their spans and
+    /// scores); attachments are uploaded one by one.
+    pub const BATCHED: [RecordKind; 5] = [
         RecordKind::Trace,
         RecordKind::Span,
         RecordKind::TraceFeedback,
@@ -270,13 +289,14 @@ impl RecordKind {
             RecordKind::TraceFeedback => "/v1/private/traces/feedback-scores",
             RecordKind::SpanFeedback => "/v1/private/spans/feedback-scores",
             RecordKind::ThreadFeedback => "/v1/private/traces/threads/feedback-scores",
+            RecordKind::Attachment => "/v1/private/attachment/upload-start",
         }
     }
 
     /// The HTTP method of the endpoint.
     pub const fn method(self) -> &'static str {
         match self {
-            RecordKind::Trace | RecordKind::Span => "POST",
+            RecordKind::Trace | RecordKind::Span | RecordKind::Attachment => "POST",
             _ => "PUT",
         }
     }
@@ -286,6 +306,7 @@ impl RecordKind {
         match self {
             RecordKind::Trace => "traces",
             RecordKind::Span => "spans",
+            RecordKind::Attachment => "attachments",
             _ => "scores",
         }
     }

@@ -173,5 +173,7 @@ pub fn write_item(
                 environment,
             },
         ),
+        // Attachments are uploaded one by one (export::upload), never written into a batch.
+        Record::Attachment(_) => Err(serde::ser::Error::custom("an attachment has no batch item")),
     }
 }

@@ -23,6 +23,9 @@ pub(crate) struct OpikHttp {
     /// To Opik's REST API: `authorization` (the raw key, no `Bearer`) and `Comet-Workspace` on
     /// every request.
     opik: reqwest::Client,
+    /// To presigned storage URLs (S3 parts): no Opik headers, which S3 would refuse next to the
+    /// URL's own signature, and which must not leave for a host that is not Opik's.
+    presigned: reqwest::Client,
     base_url: Arc<str>,
 }
 
@@ -52,10 +55,19 @@ impl OpikHttp {
             .default_headers(headers)
             .build()
             .map_err(|e| format!("could not build the HTTP client: {e}"))?;
+        let presigned = builder(config)?
+            .build()
+            .map_err(|e| format!("could not build the HTTP client: {e}"))?;
         Ok(OpikHttp {
             opik,
+            presigned,
             base_url: config.base_url().into(),
         })
+    }
+
+    /// The API base, `{url}/api` for a self-hosted Opik.
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     /// A request with a gzip-encoded JSON body to `path` below the API base.
@@ -72,6 +84,16 @@ impl OpikHttp {
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header(CONTENT_ENCODING, HeaderValue::from_static("gzip"))
             .body(body))
+    }
+
+    /// A request to a URL Opik handed out (its own upload endpoint), with Opik's headers.
+    pub(crate) fn to_opik_url(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
+        self.opik.request(method, url)
+    }
+
+    /// A request to a presigned storage URL, without Opik's headers.
+    pub(crate) fn to_presigned_url(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
+        self.presigned.request(method, url)
     }
 }
 

@@ -11,6 +11,6 @@ mod answer;
 mod client;
 mod retry;
 
-pub(crate) use answer::send;
+pub(crate) use answer::{read_capped, send, truncate};
 pub(crate) use client::OpikHttp;
 pub(crate) use retry::{Next, RetryPolicy, Tries};

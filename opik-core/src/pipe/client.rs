@@ -8,7 +8,7 @@ use super::queue::{Control, Pipe, Reply};
 use super::stats::{FlushReport, Stats};
 use super::watched::Watched;
 use super::DropReason;
-use crate::model::{ByteCharge, ProjectName, Record};
+use crate::model::{ByteCharge, ProjectName, Record, Tally};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -85,6 +85,10 @@ impl Client {
             return;
         }
         let pipe = &self.shared.pipe;
+        if let Record::Attachment(a) = &mut record {
+            // From here on, an attachment dropped anywhere before its upload is counted.
+            a.tally = Some(Tally::new(&pipe.counters.attachments_dropped));
+        }
         if !self.is_accepting() {
             pipe.counters
                 .add_dropped_unqueued(DropReason::AfterShutdown, 1);

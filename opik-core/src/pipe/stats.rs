@@ -12,6 +12,7 @@ use super::produced::PerThread;
 use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Why records were dropped. Each has its own counter in [`Stats`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -43,11 +44,19 @@ pub enum DropReason {
     /// Its payloads would have taken the records held for delivery past `max_buffered_bytes`
     /// (a stalled or slow server, large inputs or outputs).
     MemoryBudget,
+    /// An attachment's file could not be read when it was uploaded (removed, shrunk, no
+    /// longer readable since it was attached).
+    FileUnreadable,
+    /// The server's answer was not what Opik's API specifies (an upload start without URLs,
+    /// a storage part without its ETag): not retried.
+    BadAnswer,
+    /// The SDK, or a custom transport, failed while handling it (a panic): a bug to report.
+    Internal,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 11] = [
+    pub const ALL: [DropReason; 14] = [
         DropReason::QueueFull,
         DropReason::RateLimitedExhausted,
         DropReason::Http4xx,
@@ -59,6 +68,9 @@ impl DropReason {
         DropReason::AfterShutdown,
         DropReason::ShutdownDeadline,
         DropReason::MemoryBudget,
+        DropReason::FileUnreadable,
+        DropReason::BadAnswer,
+        DropReason::Internal,
     ];
 
     /// A stable snake_case name for logs and metrics.
@@ -75,6 +87,9 @@ impl DropReason {
             DropReason::AfterShutdown => "after_shutdown",
             DropReason::ShutdownDeadline => "shutdown_deadline",
             DropReason::MemoryBudget => "memory_budget",
+            DropReason::FileUnreadable => "file_unreadable",
+            DropReason::BadAnswer => "bad_answer",
+            DropReason::Internal => "internal",
         }
     }
 
@@ -107,6 +122,11 @@ pub(crate) struct Counters {
     unqueued: CachePadded<[AtomicU64; DropReason::ALL.len()]>,
     truncated: AtomicU64,
     in_progress: AtomicU64,
+    /// Attachments uploaded (counted in `delivered` too).
+    attachments_uploaded: AtomicU64,
+    /// Attachments dropped without being uploaded, counted by their `model::Tally` (and in
+    /// the drop reasons too).
+    pub(crate) attachments_dropped: Arc<AtomicU64>,
 }
 
 impl Counters {
@@ -160,6 +180,10 @@ impl Counters {
         self.in_progress.fetch_add(n, Ordering::Relaxed);
     }
 
+    pub(crate) fn add_attachment_uploaded(&self) {
+        self.attachments_uploaded.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A snapshot. Settled counts are read before `produced` (see `add_delivered`), so a
     /// snapshot never shows more settled than produced; if it does, a record was counted
     /// twice, which is a bug.
@@ -178,6 +202,8 @@ impl Counters {
             delivered,
             truncated: self.truncated.load(Ordering::Relaxed),
             in_progress_sent: self.in_progress.load(Ordering::Relaxed),
+            attachments_uploaded: self.attachments_uploaded.load(Ordering::Relaxed),
+            attachments_dropped: self.attachments_dropped.load(Ordering::Relaxed),
             dropped,
         };
         debug_assert!(
@@ -188,10 +214,11 @@ impl Counters {
     }
 }
 
-/// A snapshot of the delivery counters, in records (one trace or span or score each).
+/// A snapshot of the delivery counters, in records (one trace, span, feedback score or
+/// attachment each).
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
-    /// Records the app produced (each finished span, trace or feedback score).
+    /// Records the app produced (each finished span, trace, feedback score or attachment).
     pub produced: u64,
     /// Records the server accepted (2xx, or 409: already there).
     pub delivered: u64,
@@ -202,6 +229,11 @@ pub struct Stats {
     /// threshold. They are previews of records counted when they end, so they are not part of
     /// `produced`/`delivered`.
     pub in_progress_sent: u64,
+    /// Attachments uploaded (counted in `delivered` too).
+    pub attachments_uploaded: u64,
+    /// Attachments dropped without being uploaded, for any reason (counted in the drop reasons
+    /// too).
+    pub attachments_dropped: u64,
     dropped: [u64; DropReason::ALL.len()],
 }
 
@@ -264,6 +296,13 @@ impl fmt::Display for Stats {
         }
         if self.in_progress_sent > 0 {
             write!(f, ", in-progress previews {}", self.in_progress_sent)?;
+        }
+        if self.attachments_uploaded + self.attachments_dropped > 0 {
+            write!(
+                f,
+                ", attachments uploaded {}, not uploaded {}",
+                self.attachments_uploaded, self.attachments_dropped
+            )?;
         }
         Ok(())
     }

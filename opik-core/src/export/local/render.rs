@@ -1,7 +1,7 @@
 //! Rendering a trace and its spans as a tree of lines, with types, models, durations, tokens,
 //! tags, threads and errors.
 
-use super::view::{parent_of, str_field};
+use super::view::{describe_attachment, parent_of, str_field};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -35,6 +35,10 @@ pub fn render_trace(trace: Option<&Value>, spans: &[Value]) -> String {
     push_tags(&mut out, trace);
     push_error(&mut out, trace);
     out.push('\n');
+    push_attachments(&mut out, "  ", trace);
+    if let Some(root) = folded {
+        push_attachments(&mut out, "  ", root);
+    }
     render_forest(&mut out, spans, folded.and_then(|r| str_field(r, "id")));
     if trace.get("end_time").is_none() {
         out.push_str("  (the trace had not ended when the program stopped)\n");
@@ -99,15 +103,17 @@ fn render_children(
         push_tags(out, span);
         push_error(out, span);
         out.push('\n');
+        let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
+        push_attachments(out, &deeper, span);
         let id = str_field(span, "id");
         if id.is_some() && id != parent {
-            let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
             render_children(out, children, id, &deeper, depth + 1);
         }
     }
 }
 
-/// ` [llm gpt-4o-mini 1.2s 512 tok]`: type (unless general), model, duration, tokens.
+/// ` [llm gpt-4o-mini 1.2s ttft 180ms 512 tok]`: type (unless general), model, duration, time
+/// to the first item of a stream, tokens.
 fn describe(span: &Value, timed: &Value) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(t) = str_field(span, "type").filter(|t| *t != "general") {
@@ -118,6 +124,14 @@ fn describe(span: &Value, timed: &Value) -> String {
     }
     if let Some(d) = duration(timed) {
         parts.push(format_duration(d));
+    }
+    if let Some(ms) = span.get("ttft").and_then(Value::as_f64) {
+        if ms.is_finite() && ms >= 0.0 {
+            parts.push(format!(
+                "ttft {}",
+                format_duration(Duration::from_secs_f64(ms / 1000.0))
+            ));
+        }
     }
     if let Some(tokens) = span.get("usage").and_then(total_tokens) {
         parts.push(format!("{tokens} tok"));
@@ -161,6 +175,18 @@ fn push_tags(out: &mut String, v: &Value) {
         if !tags.is_empty() {
             let _ = write!(out, " {}", tags.join(", "));
         }
+    }
+}
+
+/// One line per attachment of `v` (the view puts them under `attachments`), at `prefix`.
+fn push_attachments(out: &mut String, prefix: &str, v: &Value) {
+    for about in v
+        .get("attachments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let _ = writeln!(out, "{prefix}+ attachment {}", describe_attachment(about));
     }
 }
 

@@ -2,7 +2,8 @@
 //! traces printed as trees.
 
 use super::view::TraceView;
-use crate::export::transport::{EncodedBatch, SendFuture, SendOutcome, Transport};
+use crate::export::transport::{EncodedBatch, SendFuture, SendOutcome, Transport, UploadFuture};
+use crate::model::{AttachmentData, AttachmentRecord};
 use serde_json::Value;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -75,20 +76,18 @@ impl LocalTransport {
         self.file.as_ref().map(|(p, _)| p.as_path())
     }
 
-    fn write_line(&mut self, batch: &EncodedBatch) {
-        let Some((path, file)) = self.file.as_mut() else {
+    fn write_line(&mut self, method: &str, path: &str, body: &[u8]) {
+        let Some((file_path, file)) = self.file.as_mut() else {
             return;
         };
         let result = (|| {
             write!(
                 file,
-                "{{\"method\":\"{}\",\"path\":\"{}\",\"body\":",
-                batch.kind.method(),
-                batch.kind.path()
+                "{{\"method\":\"{method}\",\"path\":\"{path}\",\"body\":"
             )?;
             // The body is compact JSON without newlines (serde_json escapes them in strings), so
             // it can sit in the line unchanged: the bytes the HTTP exporter would send.
-            file.write_all(&batch.json)?;
+            file.write_all(body)?;
             file.write_all(b"}\n")?;
             // Flushed per request so that the file is complete whenever the program stops.
             file.flush()
@@ -96,7 +95,7 @@ impl LocalTransport {
         if let Err(e) = result {
             if !self.file_failed {
                 self.file_failed = true;
-                tracing::warn!(target: "opik", "opik local view: cannot write {}: {e}; trees are still printed", path.display());
+                tracing::warn!(target: "opik", "opik local view: cannot write {}: {e}; trees are still printed", file_path.display());
             }
         }
     }
@@ -120,11 +119,34 @@ fn named(path: &Path, e: io::Error) -> io::Error {
 
 impl Transport for LocalTransport {
     fn send<'a>(&'a mut self, batch: &'a EncodedBatch) -> SendFuture<'a> {
-        self.write_line(batch);
+        self.write_line(batch.kind.method(), batch.kind.path(), &batch.json);
         let text = match serde_json::from_slice::<Value>(&batch.json) {
             Ok(body) => self.view.receive(batch.kind, body),
             Err(e) => format!("opik local view: a {} body is not JSON: {e}\n", batch.kind),
         };
+        self.print(&text);
+        Box::pin(std::future::ready(SendOutcome::Delivered))
+    }
+
+    /// Notes the attachment (its name, type and size; the bytes stay where they are): one line
+    /// in the file, `PUT /v1/private/attachment/upload` with what Opik would store about it,
+    /// and a line under its span or trace in the printed tree.
+    fn upload(&mut self, attachment: AttachmentRecord) -> UploadFuture {
+        let a = &attachment.attachment;
+        let mut about = serde_json::json!({
+            "project_name": &*attachment.project_name,
+            "entity_type": attachment.entity.type_name(),
+            "entity_id": attachment.entity.id().to_string(),
+            "file_name": a.file_name(),
+            "mime_type": a.mime_type(),
+            "size": a.size(),
+        });
+        if let AttachmentData::File { path, .. } = a.data() {
+            about["file"] = Value::String(path.display().to_string());
+        }
+        let line = about.to_string();
+        self.write_line("PUT", "/v1/private/attachment/upload", line.as_bytes());
+        let text = self.view.attach(attachment.entity.id().to_string(), about);
         self.print(&text);
         Box::pin(std::future::ready(SendOutcome::Delivered))
     }

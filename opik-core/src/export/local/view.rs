@@ -14,6 +14,10 @@ const MAX_PENDING_TRACES: usize = 4096;
 /// How many printed trace names are remembered to label feedback scores and late spans.
 const MAX_REMEMBERED_NAMES: usize = 16_384;
 
+/// How many attachments wait for their span or trace to be printed; past it the oldest is
+/// printed on its own line.
+const MAX_WAITING_ATTACHMENTS: usize = 4096;
+
 /// A trace being assembled: its record (once it arrived) and its spans by id.
 #[derive(Default)]
 struct Pending {
@@ -47,6 +51,10 @@ pub(super) struct TraceView {
     /// Names of printed traces, to label late spans and feedback scores.
     printed: HashMap<String, String>,
     printed_order: VecDeque<String>,
+    /// Attachments by the id of their span or trace, until it is printed (they are usually
+    /// uploaded before their span's batch is sent), with their arrival order.
+    attachments: HashMap<String, Vec<Value>>,
+    attachment_order: VecDeque<String>,
 }
 
 impl TraceView {
@@ -90,6 +98,8 @@ impl TraceView {
                     out.push_str(&self.render_score(kind, score));
                 }
             }
+            // Attachments arrive through `attach`, never in a batch.
+            RecordKind::Attachment => {}
         }
         let mut touched: Vec<String> = touched.into_iter().collect();
         touched.sort(); // v7 ids sort by start time: print older traces first
@@ -114,11 +124,53 @@ impl TraceView {
         self.pending.entry(trace_id.to_owned()).or_default()
     }
 
+    /// Takes what is known of one attachment (`file_name`, `mime_type`, `size`) of the span
+    /// or trace `entity_id`; returns the text to print now.
+    pub(super) fn attach(&mut self, entity_id: String, about: Value) -> String {
+        let list = self.attachments.entry(entity_id.clone()).or_default();
+        list.push(about);
+        self.attachment_order.push_back(entity_id);
+        let mut out = String::new();
+        while self.attachment_order.len() > MAX_WAITING_ATTACHMENTS {
+            let Some(id) = self.attachment_order.pop_front() else {
+                break;
+            };
+            if let Some(list) = self.attachments.get_mut(&id) {
+                if !list.is_empty() {
+                    out.push_str(&attachment_line(&id, &list.remove(0)));
+                }
+                if list.is_empty() {
+                    self.attachments.remove(&id);
+                }
+            }
+        }
+        out
+    }
+
+    /// Moves the waiting attachments of `record` into it, under `attachments`, for the tree.
+    fn attachments_into(&mut self, record: &mut Value) {
+        let Some(id) = str_field(record, "id").map(str::to_owned) else {
+            return;
+        };
+        if let Some(list) = self.attachments.remove(&id) {
+            self.attachment_order.retain(|e| *e != id);
+            record["attachments"] = Value::Array(list);
+        }
+    }
+
     fn take_and_render(&mut self, trace_id: &str) -> String {
-        let Some(p) = self.pending.remove(trace_id) else {
+        let Some(mut p) = self.pending.remove(trace_id) else {
             return String::new();
         };
         self.order.retain(|id| id != trace_id);
+        if !self.attachments.is_empty() {
+            if let Some(t) = p.trace.as_mut() {
+                self.attachments_into(t);
+            }
+            for s in p.spans.values_mut() {
+                self.attachments_into(s);
+            }
+        }
         let spans: Vec<Value> = p.spans.into_values().collect();
         let text = match (&p.trace, self.printed.get(trace_id)) {
             (None, Some(name)) => {
@@ -184,7 +236,52 @@ impl TraceView {
         for id in ids {
             out.push_str(&self.take_and_render(&id));
         }
+        // Attachments of spans printed before they arrived.
+        for id in std::mem::take(&mut self.attachment_order) {
+            if let Some(list) = self.attachments.remove(&id) {
+                for about in &list {
+                    out.push_str(&attachment_line(&id, about));
+                }
+            }
+        }
         out
+    }
+}
+
+/// `Attachment: answer.wav (audio/wav, 86.2 KiB) on span …3f2a9c`: an attachment whose span or
+/// trace is not printed with it.
+fn attachment_line(entity_id: &str, about: &Value) -> String {
+    let what = str_field(about, "entity_type").unwrap_or("span");
+    format!(
+        "Attachment: {} on {what} {}\n",
+        describe_attachment(about),
+        short_id(entity_id)
+    )
+}
+
+/// `answer.wav (audio/wav, 86.2 KiB)`.
+pub(super) fn describe_attachment(about: &Value) -> String {
+    let size = about.get("size").and_then(Value::as_u64).unwrap_or(0);
+    format!(
+        "{} ({}, {})",
+        str_field(about, "file_name").unwrap_or("?"),
+        str_field(about, "mime_type").unwrap_or("?"),
+        format_bytes(size)
+    )
+}
+
+/// `812 B`, `86.2 KiB`, `20.0 MiB`.
+fn format_bytes(n: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let f = n as f64;
+    if n < 1024 {
+        format!("{n} B")
+    } else if f < KIB * KIB {
+        format!("{:.1} KiB", f / KIB)
+    } else if f < KIB * KIB * KIB {
+        format!("{:.1} MiB", f / (KIB * KIB))
+    } else {
+        format!("{:.1} GiB", f / (KIB * KIB * KIB))
     }
 }
 

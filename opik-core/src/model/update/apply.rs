@@ -2,8 +2,8 @@
 
 use super::{deep_merge, Common, SpanUpdate, TraceUpdate, MERGE_DEPTH};
 use crate::model::{
-    ErrorInfo, Payload, ProjectName, Record, RecordBase, Score, ScoreTarget, SpanDetails,
-    SpanRecord, Tags, TraceDetails, TraceRecord, MAX_TAGS,
+    Attachment, AttachmentRecord, Entity, ErrorInfo, Payload, ProjectName, Record, RecordBase,
+    Score, ScoreTarget, SpanDetails, SpanRecord, Tags, TraceDetails, TraceRecord, MAX_TAGS,
 };
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -106,6 +106,12 @@ impl SpanUpdate {
         }
         let target = ScoreTarget::Span(rec.base.id);
         score_records(rest.scores, target, rec.base.project_name, out);
+        attachment_records(
+            rest.attachments,
+            Entity::Span(rec.base.id),
+            rec.base.project_name,
+            out,
+        );
     }
 }
 
@@ -125,13 +131,38 @@ impl TraceUpdate {
         }
         let target = ScoreTarget::Trace(rec.base.id);
         score_records(rest.scores, target, rec.base.project_name, out);
+        attachment_records(
+            rest.attachments,
+            Entity::Trace(rec.base.id),
+            rec.base.project_name,
+            out,
+        );
     }
+}
+
+/// An update's attachments as records of their own, queued after their entity's.
+fn attachment_records(
+    attachments: Vec<Attachment>,
+    entity: Entity,
+    project_name: ProjectName,
+    out: &mut Vec<Record>,
+) {
+    out.extend(attachments.into_iter().map(|attachment| {
+        Record::Attachment(Box::new(AttachmentRecord {
+            entity,
+            project_name,
+            attachment,
+            charge: None,
+            tally: None,
+        }))
+    }));
 }
 
 /// What is left of `Common` after the shared fields went into the record.
 struct Rest {
     error_info: Option<ErrorInfo>,
     scores: Vec<Score>,
+    attachments: Vec<Attachment>,
 }
 
 impl Common {
@@ -146,6 +177,7 @@ impl Common {
             tags,
             error_info,
             scores,
+            attachments,
         } = self;
         if let Some(n) = name {
             base.name = Cow::Owned(n);
@@ -161,6 +193,10 @@ impl Common {
             base.metadata = Some(merge_metadata(base.metadata.take(), m));
         }
         apply_tags(&mut base.tags, tags, what);
-        Rest { error_info, scores }
+        Rest {
+            error_info,
+            scores,
+            attachments,
+        }
     }
 }

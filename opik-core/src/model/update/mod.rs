@@ -8,7 +8,7 @@
 
 mod apply;
 
-use super::{tag_problem, ErrorInfo, Score, Usage};
+use super::{tag_problem, Attachment, ErrorInfo, Score, Usage};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::ops::{Deref, DerefMut};
@@ -34,6 +34,7 @@ pub(crate) struct Common {
     tags: Vec<String>,
     error_info: Option<ErrorInfo>,
     scores: Vec<Score>,
+    attachments: Vec<Attachment>,
 }
 
 impl Common {
@@ -53,6 +54,21 @@ impl Common {
             self.error_info = newer.error_info;
         }
         self.scores.extend(newer.scores);
+        for a in newer.attachments {
+            self.attach(a);
+        }
+    }
+
+    /// Adds `attachment` (one of the same file name replaces it, as it would in Opik) if the
+    /// server would take it; else warns, at the call.
+    fn attach(&mut self, attachment: Attachment) {
+        if let Some(why) = attachment.problem() {
+            tracing::warn!(target: "opik", "opik: attachment {:?} {why}; it is not uploaded", attachment.file_name());
+            return;
+        }
+        self.attachments
+            .retain(|a| a.file_name() != attachment.file_name());
+        self.attachments.push(attachment);
     }
 
     fn tag(&mut self, tag: String) {
@@ -206,6 +222,12 @@ macro_rules! common_setters {
             pub fn feedback_score(&mut self, name: impl Into<String>, value: f64) -> ScoreOptions<'_, Self> {
                 let added = self.common.score(Score::new(name, value));
                 ScoreOptions { owner: self, added, last: |u: &mut Self| u.common.scores.last_mut() }
+            }
+
+            #[doc = concat!("Attaches a file to the ", $what, " (an audio clip, an image, a document), uploaded after the ", $what, " is sent, on the SDK's thread. A second attachment of the same file name replaces the first; an empty one, or one without a file name, is left out with a warning.")]
+            pub fn attachment(&mut self, attachment: Attachment) -> &mut Self {
+                self.common.attach(attachment);
+                self
             }
 
             #[doc = concat!("Adds a feedback score built with [`Score`] to the ", $what, " (an invalid one is left out with a warning).")]
