@@ -9,7 +9,7 @@
 //! | entry points | `api`, `recorder` | the current-span API, feedback, the explicit client; what `#[track]` calls |
 //! | context | `context`, `propagation` | which span and client are current; carrying them across tasks and processes |
 //! | running | `span`, `export` | live span state; the exporter thread, its batches, retries and transports |
-//! | boundary | `pipe` | the queue, the client handle, the counters, the watch trait |
+//! | boundary | `pipe`, `rest` | the queue, the client handle, the counters, the watch trait; the REST client of datasets and experiments |
 //! | bottom | `model`, `config` | value types, records and their wire form; settings |
 //!
 //! `span` and `export` sit side by side and never import each other: the exporter sees
@@ -27,6 +27,8 @@ mod model;
 mod pipe;
 mod propagation;
 mod recorder;
+#[cfg(feature = "enabled")]
+mod rest;
 mod sdk;
 mod span;
 
@@ -50,14 +52,16 @@ pub use export::{
 /// The `http` crate whose `HeaderMap` distributed headers use (version 1).
 pub use http;
 pub use model::{
-    ErrorInfo, RecordKind, Score, ScoreError, ScoreOptions, SpanType, SpanUpdate, TraceUpdate,
-    Usage, MAX_SCORE_MAGNITUDE, MAX_TAGS, MAX_TAG_CHARS,
+    ErrorInfo, RecordKind, Score, ScoreError, ScoreOptions, SpanType, SpanUpdate, TraceSource,
+    TraceUpdate, Usage, MAX_SCORE_MAGNITUDE, MAX_TAGS, MAX_TAG_CHARS,
 };
 pub use pipe::{Client, DropReason, FlushReport, Stats};
 pub use propagation::{
     distributed_headers, run_with_distributed_headers, with_distributed_headers, ContinueTrace,
     DistributedHeaders, HeaderSource, PARENT_SPAN_ID_HEADER, TRACEPARENT_HEADER, TRACE_ID_HEADER,
 };
+#[cfg(feature = "enabled")]
+pub use rest::{RestError, RestErrorKind};
 pub use sdk::{flush, flush_async, init, init_or_local, init_with, stats, InitError, OpikGuard};
 
 /// What `#[track]` and the `opik` facade's integrations call. Not a public API: it may change
