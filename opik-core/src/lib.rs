@@ -6,6 +6,7 @@
 //! | layer | modules | owns |
 //! |---|---|---|
 //! | top | `sdk` | `init()`, its guard, the global `flush`/`stats` |
+//! | evaluation | `eval` | datasets, experiments, `evaluate`, metrics (the `evaluation` feature) |
 //! | entry points | `api`, `recorder` | the current-span API, feedback, the explicit client; what `#[track]` calls |
 //! | context | `context`, `propagation` | which span and client are current; carrying them across tasks and processes |
 //! | running | `span`, `export` | live span state; the exporter thread, its batches, retries and transports |
@@ -22,6 +23,8 @@
 mod api;
 mod config;
 mod context;
+#[cfg(feature = "evaluation")]
+pub mod eval;
 mod export;
 mod model;
 mod pipe;
