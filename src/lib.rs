@@ -157,6 +157,7 @@
 //! | `testing` | no | `opik::testing`: capture traces in memory and assert on them |
 //! | `tracing` | no | `opik::integrations::OpikLayer`: `tracing` spans as Opik spans; OpenTelemetry GenAI spans (`rig`, `genai`, `langchain-rust`...) as `llm` spans with model, provider and usage |
 //! | `openai` | no | `opik::integrations::openai::track_openai`: chat completions (plain and streamed) of an `async-openai` client as `llm` spans, like Python's `track_openai` |
+//! | `evaluation` | no | `opik::evaluate` and `opik::evaluation`: datasets, experiments, metrics and LLM judges (implies `enabled`) |
 //!
 //! ## Configuration
 //!

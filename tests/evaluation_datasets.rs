@@ -4,7 +4,7 @@
 
 mod common;
 
-use fake_opik::FakeOpik;
+use fake_opik::{FakeOpik, Reply};
 use futures_util::TryStreamExt;
 use opik::evaluation::{Dataset, DatasetItem, EvaluationError};
 use opik::Opik;
@@ -186,4 +186,37 @@ async fn without_a_server_dataset_calls_say_so() {
     let e = Opik::disabled().dataset("x").await.unwrap_err();
     assert!(matches!(e, EvaluationError::NoServer { .. }));
     assert!(e.to_string().contains("Dataset::from_jsonl"), "{e}");
+}
+
+#[tokio::test]
+async fn rest_calls_wait_out_a_429_and_name_the_call_when_they_fail() {
+    let server = FakeOpik::start();
+    let opik = opik_for(&server);
+    opik.create_dataset("limited", None).await.unwrap();
+    server.script(
+        "POST /datasets/retrieve",
+        [
+            Reply::status(429).header("Retry-After", "0.2"),
+            Reply::status(429).header("RateLimit-Reset", "0.1"),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let dataset = opik.get_dataset("limited").await.unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    assert_eq!(dataset.name(), "limited");
+    assert_eq!(server.request_count("POST /datasets/retrieve"), 3);
+
+    // A refusal names the call, the status and the server's own message.
+    server.script(
+        "PUT /datasets/items",
+        [Reply::status(400).json(r#"{"errors":["items: size must be between 1 and 1000"]}"#)],
+    );
+    let e = dataset.insert([json!({"a": 1})]).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "opik: PUT /v1/private/datasets/items failed: HTTP 400: items: size must be between 1 and 1000"
+    );
+    // Nothing was taken, so the same item goes in on the next insert.
+    assert_eq!(dataset.insert([json!({"a": 1})]).await.unwrap().inserted, 1);
+    server.assert_valid();
 }

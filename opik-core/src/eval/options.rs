@@ -179,7 +179,9 @@ impl EvaluateOptions {
     }
 
     /// [`cancel_on`](Self::cancel_on) Ctrl-C (`tokio::signal::ctrl_c`). While the evaluation
-    /// runs, Ctrl-C stops it instead of the process.
+    /// runs, Ctrl-C stops it instead of the process. (Like every use of `tokio::signal`, this
+    /// keeps tokio's SIGINT handler installed for the rest of the process: a later Ctrl-C
+    /// outside an evaluation no longer ends it by default.)
     pub fn cancel_on_ctrl_c(self) -> Self {
         self.cancel_on(async {
             if tokio::signal::ctrl_c().await.is_err() {
