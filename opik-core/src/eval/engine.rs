@@ -348,7 +348,7 @@ fn progress_bar(on: bool, total: Option<u64>, name: &str) -> Option<indicatif::P
         None => indicatif::ProgressBar::no_length(),
     };
     let style = indicatif::ProgressStyle::with_template(
-        "{prefix} [{bar:30}] {pos}/{len} items ({per_sec}, {eta} left)",
+        "{prefix} [{bar:30}] {pos}/{len} items, {elapsed} elapsed, {eta} left",
     )
     .map(|s| s.progress_chars("=> "));
     if let Ok(style) = style {
