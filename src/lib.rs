@@ -157,6 +157,7 @@
 //! | `testing` | no | `opik::testing`: capture traces in memory and assert on them |
 //! | `tracing` | no | `opik::integrations::OpikLayer`: `tracing` spans as Opik spans; OpenTelemetry GenAI spans (`rig`, `genai`, `langchain-rust`...) as `llm` spans with model, provider and usage |
 //! | `openai` | no | `opik::integrations::openai::track_openai`: chat completions (plain and streamed) of an `async-openai` client as `llm` spans, like Python's `track_openai` |
+//! | `evaluation` | no | `opik::evaluate` and `opik::evaluation`: datasets, experiments, metrics and LLM judges (implies `enabled`) |
 //!
 //! ## Configuration
 //!
@@ -187,8 +188,13 @@ pub use opik_core::{
     log_span_feedback_scores, log_thread_feedback_scores, log_trace_feedback_scores, span, spawn,
     stats, update_current_span, update_current_trace, Attachment, AttachmentError, ErrorInfo,
     FutureExt, InitError, Opik, OpikGuard, Score, ScoreError, ScoreOptions, SpanBuilder, SpanData,
-    SpanHandle, SpanType, SpanUpdate, TraceData, TraceHandle, TraceUpdate, Usage,
+    SpanHandle, SpanType, SpanUpdate, TraceData, TraceHandle, TraceSource, TraceUpdate, Usage,
 };
+
+/// Runs a task over a dataset, scores it with metrics, and records the run as an experiment;
+/// see [`evaluation`] and [`evaluation::evaluate`](opik_core::eval::evaluate) for the details.
+#[cfg(feature = "evaluation")]
+pub use opik_core::eval::evaluate;
 
 /// Records each call of a function as an Opik span (and as a trace when no tracked call is
 /// running): arguments as input, the return value as output, `Err` and panics as `error_info`.
@@ -327,6 +333,67 @@ pub mod export {
         ClientError, DropReason, EncodedBatch, Entity, FlushReport, LocalTransport, RecordKind,
         SendFuture, SendOutcome, Stats, Transport, UploadFuture,
     };
+}
+
+/// Evaluation, Opik's second pillar: [`Dataset`](evaluation::Dataset)s of examples,
+/// [`evaluate`] (a task over a dataset, as an experiment) and metrics (the `evaluation`
+/// feature).
+///
+/// ```no_run
+/// use opik::evaluation::{metrics::LevenshteinRatio, Dataset, EvaluateOptions, Metric};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Deserialize)]
+/// struct Situation {
+///     tempo_bpm: u32,
+/// }
+///
+/// #[derive(Serialize)]
+/// struct Tip {
+///     output: String,
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let _guard = opik::init_or_local(opik::config::ConfigBuilder::new())?;
+/// let opik = opik::Opik::global();
+/// let dataset = if opik.has_server() {
+///     let dataset = opik.dataset("situations").await?;
+///     dataset.insert_jsonl("situations.jsonl").await?; // inserting twice adds nothing
+///     dataset
+/// } else {
+///     Dataset::from_jsonl("situations", "situations.jsonl")?
+/// };
+/// let metrics: Vec<Box<dyn Metric>> = vec![Box::new(LevenshteinRatio::new())];
+/// let result = opik::evaluate(
+///     &dataset,
+///     |s: Situation| async move {
+///         Ok::<_, std::io::Error>(Tip { output: format!("steady at {} bpm", s.tempo_bpm) })
+///     },
+///     metrics,
+///     EvaluateOptions::new().scoring_key_mapping([("reference", "expected_tip")]),
+/// )
+/// .await?;
+/// println!("{result}");
+/// # Ok(()) }
+/// ```
+///
+/// What runs, per item: the task as a trace `evaluation_task` (source `experiment`) with the
+/// item as input and the output as output, the task in a span `task` (its tracked calls
+/// nested inside), a span `metrics_calculation` with a span per metric, each score logged as
+/// the trace's feedback score; an experiment item links the dataset item and the trace once
+/// the trace is delivered. Items run concurrently (default: one per core); a failing task or
+/// metric is recorded on its item, and the run goes on.
+///
+/// Metrics implement [`Metric`](evaluation::Metric) (async, object-safe) or
+/// [`SyncMetric`](evaluation::SyncMetric), or are closures ([`metric_fn`](evaluation::metric_fn));
+/// they get the item's and the output's fields as named arguments
+/// ([`MetricArgs`](evaluation::MetricArgs)). The built-in ones, with the Python SDK's names and
+/// ranges, are in [`evaluation::metrics`]; the LLM judges run on any OpenAI-compatible endpoint
+/// through a [`Judge`](evaluation::Judge).
+#[cfg(feature = "evaluation")]
+pub mod evaluation {
+    pub use opik_core::eval::*;
+    pub use opik_core::{RestError, RestErrorKind};
 }
 
 pub mod integrations;

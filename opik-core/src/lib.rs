@@ -6,11 +6,12 @@
 //! | layer | modules | owns |
 //! |---|---|---|
 //! | top | `sdk` | `init()`, its guard, the global `flush`/`stats` |
+//! | evaluation | `eval` | datasets, experiments, `evaluate`, metrics (the `evaluation` feature) |
 //! | entry points | `api`, `recorder` | the current-span API, feedback, the explicit client; what `#[track]` calls |
 //! | context | `context`, `propagation` | which span and client are current; carrying them across tasks and processes |
 //! | running | `span`, `export` | live span state; the exporter thread, its batches, retries and transports |
 //! | wire | `net` | the HTTP clients, what an answer means, the retry policy (in a build that records) |
-//! | boundary | `pipe` | the queue, the client handle, the counters, the watch trait |
+//! | boundary | `pipe`, `rest` | the queue, the client handle, the counters, the watch trait; the REST client of datasets and experiments |
 //! | bottom | `model`, `config` | value types, records and their wire form; settings |
 //!
 //! `span` and `export` sit side by side and never import each other: the exporter sees
@@ -23,6 +24,8 @@
 mod api;
 mod config;
 mod context;
+#[cfg(feature = "evaluation")]
+pub mod eval;
 mod export;
 mod model;
 #[cfg(feature = "enabled")]
@@ -30,6 +33,8 @@ mod net;
 mod pipe;
 mod propagation;
 mod recorder;
+#[cfg(feature = "enabled")]
+mod rest;
 mod sdk;
 mod span;
 
@@ -54,14 +59,16 @@ pub use export::{
 pub use http;
 pub use model::{
     Attachment, AttachmentData, AttachmentError, AttachmentRecord, Entity, ErrorInfo, RecordKind,
-    Score, ScoreError, ScoreOptions, SpanType, SpanUpdate, TraceUpdate, Usage, MAX_SCORE_MAGNITUDE,
-    MAX_TAGS, MAX_TAG_CHARS,
+    Score, ScoreError, ScoreOptions, SpanType, SpanUpdate, TraceSource, TraceUpdate, Usage,
+    MAX_SCORE_MAGNITUDE, MAX_TAGS, MAX_TAG_CHARS,
 };
 pub use pipe::{Client, DropReason, FlushReport, Stats};
 pub use propagation::{
     distributed_headers, run_with_distributed_headers, with_distributed_headers, ContinueTrace,
     DistributedHeaders, HeaderSource, PARENT_SPAN_ID_HEADER, TRACEPARENT_HEADER, TRACE_ID_HEADER,
 };
+#[cfg(feature = "enabled")]
+pub use rest::{RestError, RestErrorKind};
 pub use sdk::{flush, flush_async, init, init_or_local, init_with, stats, InitError, OpikGuard};
 
 /// What `#[track]` and the `opik` facade's integrations call. Not a public API: it may change

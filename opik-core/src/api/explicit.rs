@@ -83,6 +83,16 @@ impl Opik {
         self
     }
 
+    /// The client traces go through (`None` when the SDK is off) and the project they go to,
+    /// for the layers above (evaluation).
+    #[cfg_attr(not(feature = "evaluation"), allow(dead_code))]
+    pub(crate) fn parts(&self) -> (Option<&Client>, Option<ProjectName>) {
+        let project = self
+            .project_name
+            .or_else(|| self.client.as_ref().map(Client::project_name));
+        (self.client.as_ref(), project)
+    }
+
     /// Whether traces made here are recorded.
     pub fn is_enabled(&self) -> bool {
         self.client.is_some()

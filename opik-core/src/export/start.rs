@@ -31,7 +31,9 @@ impl Client {
         #[cfg(feature = "enabled")]
         {
             let transport = super::http::HttpTransport::new(config).map_err(ClientError)?;
-            Self::with_transport(config, Box::new(transport))
+            let client = Self::with_transport(config, Box::new(transport))?;
+            client.set_server(config); // for the REST calls of datasets and experiments
+            Ok(client)
         }
         #[cfg(not(feature = "enabled"))]
         {

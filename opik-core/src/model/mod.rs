@@ -35,7 +35,7 @@ pub use payload::Payload;
 pub use project::ProjectName;
 pub use record::{
     ErrorInfo, FeedbackScore, Record, RecordBase, RecordKind, ScoreTarget, SpanDetails, SpanRecord,
-    SpanType, TraceDetails, TraceRecord,
+    SpanType, TraceDetails, TraceRecord, TraceSource,
 };
 pub use score::{Score, ScoreError, MAX_SCORE_MAGNITUDE};
 pub use tags::{check_tag, check_tag_at, tag_problem, Tags, MAX_TAGS, MAX_TAG_CHARS};

@@ -100,11 +100,38 @@ pub struct SpanDetails {
     pub(crate) charge: Option<ByteCharge>,
 }
 
+/// Where a trace came from, as Opik's `Trace_Write.source` says it: traces of an app are
+/// `sdk` (the default), the traces `opik::evaluate` makes for each dataset item `experiment`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TraceSource {
+    /// Recorded by an application (the default).
+    #[default]
+    Sdk,
+    /// An evaluation task's run over a dataset item.
+    Experiment,
+    /// A prompt or agent optimization's run.
+    Optimization,
+}
+
+impl TraceSource {
+    /// The name on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TraceSource::Sdk => "sdk",
+            TraceSource::Experiment => "experiment",
+            TraceSource::Optimization => "optimization",
+        }
+    }
+}
+
 /// Trace fields that most traces do not have.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TraceDetails {
     /// The conversation thread the trace belongs to.
     pub thread_id: Option<String>,
+    /// Where the trace came from; `None` is `sdk`.
+    pub source: Option<TraceSource>,
     /// What went wrong.
     pub error_info: Option<ErrorInfo>,
     /// Time to the first item, when the trace's root span is a stream, in milliseconds.

@@ -53,9 +53,9 @@ fn base_entries<M: SerializeMap>(
 }
 
 /// The closing fields of traces and spans.
-fn stamp<M: SerializeMap>(m: &mut M, now: Timestamp) -> Result<(), M::Error> {
+fn stamp<M: SerializeMap>(m: &mut M, now: Timestamp, source: &str) -> Result<(), M::Error> {
     m.serialize_entry("last_updated_at", &now)?;
-    m.serialize_entry("source", SOURCE)
+    m.serialize_entry("source", source)
 }
 
 impl Serialize for Item<'_, TraceRecord> {
@@ -74,7 +74,8 @@ impl Serialize for Item<'_, TraceRecord> {
                 m.serialize_entry("ttft", &ttft)?;
             }
         }
-        stamp(&mut m, self.now)?;
+        let source = t.details.as_deref().and_then(|d| d.source);
+        stamp(&mut m, self.now, source.map_or(SOURCE, |s| s.as_str()))?;
         m.end()
     }
 }
@@ -113,7 +114,7 @@ impl Serialize for Item<'_, SpanRecord> {
                 m.serialize_entry("total_estimated_cost", &cost)?;
             }
         }
-        stamp(&mut m, self.now)?;
+        stamp(&mut m, self.now, SOURCE)?;
         m.end()
     }
 }

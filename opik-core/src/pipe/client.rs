@@ -8,10 +8,11 @@ use super::queue::{Control, Pipe, Reply};
 use super::stats::{FlushReport, Stats};
 use super::watched::Watched;
 use super::DropReason;
+use crate::config::Config;
 use crate::model::{ByteCharge, ProjectName, Record, Tally};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -35,6 +36,10 @@ struct Shared {
     project_name: ProjectName,
     accepting: AtomicBool,
     shutdown_timeout: Duration,
+    /// The Opik server records go to, when the client sends them over HTTP (`Client::new`):
+    /// what the REST client of datasets and experiments talks to. Unset for other transports
+    /// (the local view, a test capture), which have no server to ask.
+    server: OnceLock<Arc<Config>>,
 }
 
 impl Client {
@@ -52,6 +57,7 @@ impl Client {
                 project_name,
                 accepting: AtomicBool::new(true),
                 shutdown_timeout,
+                server: OnceLock::new(),
             }),
         }
     }
@@ -64,6 +70,18 @@ impl Client {
     /// The most bytes of output a tracked stream's items may take (`max_stream_output_bytes`).
     pub(crate) fn stream_output_limit(&self) -> usize {
         self.shared.pipe.stream_output_limit
+    }
+
+    /// Remembers that records go to the server of `config` (called once, where the HTTP
+    /// transport is made).
+    pub(crate) fn set_server(&self, config: &Config) {
+        let _ = self.shared.server.set(Arc::new(config.clone()));
+    }
+
+    /// The settings of the Opik server records go to; `None` when they go elsewhere (the
+    /// local view, a test capture) or nowhere.
+    pub fn server(&self) -> Option<&Config> {
+        self.shared.server.get().map(|c| &**c)
     }
 
     /// Whether it still takes records (`false` once shut down).

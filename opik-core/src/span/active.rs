@@ -183,6 +183,7 @@ impl ActiveSpan {
             details: (trace.thread_id.is_some() || error.is_some()).then(|| {
                 Box::new(TraceDetails {
                     thread_id: trace.thread_id.clone(),
+                    source: None,
                     error_info: error,
                     ..TraceDetails::default()
                 })

@@ -118,12 +118,19 @@ impl SpanUpdate {
 impl TraceUpdate {
     /// Merges the update into a trace record about to be queued; feedback scores go to `out`.
     pub(crate) fn apply_to(self, rec: &mut TraceRecord, out: &mut Vec<Record>) {
-        let TraceUpdate { common, thread_id } = self;
+        let TraceUpdate {
+            common,
+            thread_id,
+            source,
+        } = self;
         let rest = common.apply_to(&mut rec.base, "a trace");
-        if thread_id.is_some() || rest.error_info.is_some() {
+        if thread_id.is_some() || source.is_some() || rest.error_info.is_some() {
             let details = rec.details.get_or_insert_with(Box::<TraceDetails>::default);
             if thread_id.is_some() {
                 details.thread_id = thread_id;
+            }
+            if source.is_some() {
+                details.source = source;
             }
             if details.error_info.is_none() {
                 details.error_info = rest.error_info;

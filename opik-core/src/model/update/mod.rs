@@ -8,7 +8,7 @@
 
 mod apply;
 
-use super::{tag_problem, Attachment, ErrorInfo, Score, Usage};
+use super::{tag_problem, Attachment, ErrorInfo, Score, TraceSource, Usage};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::ops::{Deref, DerefMut};
@@ -157,6 +157,7 @@ pub struct SpanUpdate {
 pub struct TraceUpdate {
     common: Common,
     thread_id: Option<String>,
+    source: Option<TraceSource>,
 }
 
 macro_rules! common_setters {
@@ -285,6 +286,13 @@ impl TraceUpdate {
         }
         self
     }
+
+    /// Where the trace came from (default [`TraceSource::Sdk`]); `opik::evaluate` marks the
+    /// traces it makes [`TraceSource::Experiment`].
+    pub fn source(&mut self, source: TraceSource) -> &mut Self {
+        self.source = Some(source);
+        self
+    }
 }
 
 impl SpanUpdate {
@@ -329,6 +337,9 @@ impl Merge for TraceUpdate {
         self.common.merge(newer.common);
         if newer.thread_id.is_some() {
             self.thread_id = newer.thread_id;
+        }
+        if newer.source.is_some() {
+            self.source = newer.source;
         }
     }
 }
