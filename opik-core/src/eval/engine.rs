@@ -227,9 +227,11 @@ where
         }
     };
     // Stopped: the items still running are cancelled, and their traces end as such before
-    // anything is flushed.
+    // anything is flushed. Those that finished meanwhile (their scores are logged) are kept.
     running.abort_all();
-    while running.join_next().await.is_some() {}
+    while let Some(joined) = running.join_next().await {
+        collect(joined, &mut results, links.as_ref(), bar.as_ref());
+    }
 
     let mut warnings = Vec::new();
     if let Some((tx, handle)) = link {
@@ -288,22 +290,7 @@ async fn run_all<T, F, Fut, O, E>(
     O: Serialize + Send + 'static,
     E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
 {
-    let mut finished = |joined: Result<(usize, ItemResult), tokio::task::JoinError>| {
-        // A run never panics (the task's and metrics' panics are caught); a join error is
-        // only the abort of a cancelled run, which is not collected.
-        if let Ok((index, result)) = joined {
-            if let (Some(tx), Some(trace_id)) = (links, result.trace_id) {
-                let _ = tx.send(Message::Link {
-                    dataset_item_id: result.dataset_item_id,
-                    trace_id,
-                });
-            }
-            if let Some(bar) = bar {
-                bar.inc(1);
-            }
-            results.push((index, result));
-        }
-    };
+    let mut finished = |joined| collect(joined, results, links, bar);
     let mut index = 0;
     loop {
         while running.len() >= concurrency {
@@ -335,6 +322,29 @@ async fn run_all<T, F, Fut, O, E>(
     }
     while let Some(joined) = running.join_next().await {
         finished(joined);
+    }
+}
+
+/// Keeps a finished item's result and has it linked. A run never panics (the task's and
+/// metrics' panics are caught); a join error is only the abort of a cancelled run, which is
+/// not collected.
+fn collect(
+    joined: Result<(usize, ItemResult), tokio::task::JoinError>,
+    results: &mut Vec<(usize, ItemResult)>,
+    links: Option<&tokio::sync::mpsc::UnboundedSender<Message>>,
+    bar: Option<&indicatif::ProgressBar>,
+) {
+    if let Ok((index, result)) = joined {
+        if let (Some(tx), Some(trace_id)) = (links, result.trace_id) {
+            let _ = tx.send(Message::Link {
+                dataset_item_id: result.dataset_item_id,
+                trace_id,
+            });
+        }
+        if let Some(bar) = bar {
+            bar.inc(1);
+        }
+        results.push((index, result));
     }
 }
 
