@@ -16,9 +16,16 @@ pub(crate) async fn send(
         Err(e) => Err(SendOutcome::Retry {
             after: None,
             reason: DropReason::Network,
-            detail: describe_reqwest_error(&e),
+            detail: describe(&e),
         }),
     }
+}
+
+/// Whether an answer with `status` is worth another attempt (of a request that is safe to
+/// repeat): 408, 429 and the 5xx of an overloaded or restarting server. [`classify`] retries
+/// exactly these.
+pub(crate) fn worth_retrying(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
 /// How much of an error answer's body is read: far more than the 300 characters the log shows
@@ -160,7 +167,7 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
-pub(crate) fn describe_reqwest_error(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     // reqwest's Display includes the URL but never headers, so the key cannot leak here.
     let kind = if e.is_timeout() {
         "timed out"
@@ -230,6 +237,25 @@ mod tests {
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn classify_retries_exactly_what_is_worth_retrying() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for status in (200..600).step_by(1) {
+            let response = http::Response::builder()
+                .status(status)
+                .body(Vec::new())
+                .unwrap();
+            let outcome = rt.block_on(classify(reqwest::Response::from(response)));
+            assert_eq!(
+                matches!(outcome, SendOutcome::Retry { .. }),
+                worth_retrying(status),
+                "{status}: {outcome:?}"
+            );
+        }
     }
 
     #[test]

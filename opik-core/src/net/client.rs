@@ -70,6 +70,12 @@ impl OpikHttp {
         &self.base_url
     }
 
+    /// A request to `path` below the API base.
+    pub(crate) fn to_api(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.opik
+            .request(method, format!("{}{path}", self.base_url))
+    }
+
     /// A request with a gzip-encoded JSON body to `path` below the API base.
     pub(crate) fn json(
         &self,
@@ -77,13 +83,20 @@ impl OpikHttp {
         path: &str,
         json: &[u8],
     ) -> std::io::Result<reqwest::RequestBuilder> {
-        let body = gzip(json)?;
-        Ok(self
-            .opik
-            .request(method, format!("{}{path}", self.base_url))
+        Ok(self.gzipped_json(method, path, gzip(json)?))
+    }
+
+    /// [`json`](Self::json) with a body already gzipped (sent again on retries).
+    pub(crate) fn gzipped_json(
+        &self,
+        method: Method,
+        path: &str,
+        gzipped: Vec<u8>,
+    ) -> reqwest::RequestBuilder {
+        self.to_api(method, path)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header(CONTENT_ENCODING, HeaderValue::from_static("gzip"))
-            .body(body))
+            .body(gzipped)
     }
 
     /// A request to a URL Opik handed out (its own upload endpoint), with Opik's headers.
@@ -129,7 +142,8 @@ fn builder(config: &Config) -> Result<reqwest::ClientBuilder, String> {
     Ok(builder)
 }
 
-fn gzip(json: &[u8]) -> std::io::Result<Vec<u8>> {
+/// `json` gzip-encoded, as every request body to Opik is sent.
+pub(crate) fn gzip(json: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut enc = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::fast());
     enc.write_all(json)?;
     enc.finish()

@@ -11,6 +11,8 @@ mod answer;
 mod client;
 mod retry;
 
-pub(crate) use answer::{read_capped, send, truncate};
-pub(crate) use client::OpikHttp;
+pub(crate) use answer::{
+    describe, read_capped, retry_after, send, truncate, worth_retrying, ERROR_BODY_CAP,
+};
+pub(crate) use client::{gzip, OpikHttp};
 pub(crate) use retry::{Next, RetryPolicy, Tries};

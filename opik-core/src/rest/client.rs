@@ -1,39 +1,15 @@
 //! [`RestClient`]: one request at a time to Opik's REST API, gzip JSON in, JSON or NDJSON out,
-//! retried within the exporter's limits.
+//! through the SDK's [`OpikHttp`] (headers, proxy, no redirects) and retried under the
+//! exporter's [`RetryPolicy`]: the same conventions as the exporter's batches, from `net`.
 
 use super::error::{RestError, RestErrorKind};
-use super::retry::{retryable, RetryPolicy};
 use crate::config::Config;
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use crate::net::{self, Next, OpikHttp, RetryPolicy, Tries};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::io::Write;
 use std::sync::Arc;
-
-/// The headers every request to Opik carries: JSON, gzip, the workspace, the raw API key (no
-/// `Bearer`). The same set `export/http.rs` builds for the exporter; written so that both
-/// transports can later build their `reqwest::Client` from this one function (today the
-/// exporter keeps its own copy, to leave its file untouched by this layer).
-pub(crate) fn opik_headers(config: &Config) -> Result<HeaderMap, String> {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        reqwest::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    let workspace = HeaderValue::from_str(config.workspace())
-        .map_err(|_| "workspace name is not a valid HTTP header value".to_owned())?;
-    headers.insert(HeaderName::from_static("comet-workspace"), workspace);
-    if let Some(key) = config.api_key() {
-        let mut value = HeaderValue::from_str(key.expose())
-            .map_err(|_| "the API key is not a valid HTTP header value".to_owned())?;
-        value.set_sensitive(true);
-        headers.insert(reqwest::header::AUTHORIZATION, value);
-    }
-    Ok(headers)
-}
+use std::time::Instant;
 
 /// A client of Opik's REST API. Cheap to clone.
 #[derive(Clone)]
@@ -42,15 +18,14 @@ pub(crate) struct RestClient {
 }
 
 struct Inner {
-    http: reqwest::Client,
-    base_url: String,
+    http: OpikHttp,
     retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for RestClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RestClient")
-            .field("base_url", &self.inner.base_url)
+            .field("base_url", &self.inner.http.base_url())
             .finish_non_exhaustive()
     }
 }
@@ -86,20 +61,12 @@ impl RestClient {
     /// A client of the server `config` names, with the exporter's headers, timeouts and retry
     /// settings.
     pub(crate) fn new(config: &Config) -> Result<RestClient, RestError> {
-        let failed = |m: String| RestError::new("REST client", RestErrorKind::Request, None, m);
-        let headers = opik_headers(config).map_err(failed)?;
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("opik-rs/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout())
-            .timeout(config.request_timeout())
-            .build()
-            .map_err(|e| failed(format!("could not build the HTTP client: {e}")))?;
+        let http = OpikHttp::new(config)
+            .map_err(|m| RestError::new("REST client", RestErrorKind::Request, None, m))?;
         Ok(RestClient {
             inner: Arc::new(Inner {
                 http,
-                base_url: config.base_url().to_owned(),
-                retry: RetryPolicy::from_config(config),
+                retry: RetryPolicy::new(config.export()),
             }),
         })
     }
@@ -144,7 +111,7 @@ impl Request<'_> {
         self.body = Some(
             serde_json::to_vec(body)
                 .map_err(|e| format!("the request body does not serialize: {e}"))
-                .and_then(|json| gzip(&json).map_err(|e| format!("gzip failed: {e}"))),
+                .and_then(|json| net::gzip(&json).map_err(|e| format!("gzip failed: {e}"))),
         );
         self
     }
@@ -160,7 +127,8 @@ impl Request<'_> {
         format!("{} {}", self.method, self.path)
     }
 
-    /// Sends the request, retrying as [`RetryPolicy`] allows; an error status is an error.
+    /// Sends the request, retrying as [`RetryPolicy`] allows (a call that is not safe to
+    /// repeat only after a 429, which the server did not act on); an error status is an error.
     pub(crate) async fn send(self) -> Result<Answer, RestError> {
         let call = self.name();
         let body = match self.body.transpose() {
@@ -168,64 +136,76 @@ impl Request<'_> {
             Err(m) => return Err(RestError::new(call, RestErrorKind::Request, None, m)),
         };
         let inner = &self.client.inner;
-        let url = format!("{}{}", inner.base_url, self.path);
-        let policy = inner.retry;
-        let mut attempt = 0u32;
+        let mut tries = Tries::default();
         loop {
-            let mut request = inner.http.request(self.method.clone(), &url);
+            let mut request = match &body {
+                Some(gzipped) => {
+                    inner
+                        .http
+                        .gzipped_json(self.method.clone(), &self.path, gzipped.clone())
+                }
+                None => inner.http.to_api(self.method.clone(), &self.path),
+            };
             if !self.query.is_empty() {
                 request = request.query(&self.query);
             }
-            if let Some(body) = &body {
-                request = request
-                    .header(reqwest::header::CONTENT_ENCODING, "gzip")
-                    .body(body.clone());
-            }
-            let last = attempt >= policy.max_retries;
-            let response = match request.send().await {
-                Ok(r) => r,
-                Err(e) if !last && self.idempotent && !e.is_builder() => {
-                    tracing::debug!(target: "opik", "opik: {call}: {e}; retrying");
-                    tokio::time::sleep(policy.backoff(attempt)).await;
-                    attempt += 1;
-                    continue;
-                }
+            tries.start(Instant::now());
+            let (retry, failure) = match request.send().await {
                 Err(e) => {
-                    return Err(RestError::new(
-                        call,
+                    let failure = RestError::new(
+                        call.clone(),
                         RestErrorKind::Network,
                         None,
-                        describe(&e),
-                    ))
+                        net::describe(&e),
+                    );
+                    (self.idempotent && !e.is_builder(), (None, failure))
+                }
+                Ok(mut response) => {
+                    let status = response.status().as_u16();
+                    let location = response
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    if (200..300).contains(&status) {
+                        let bytes = response.bytes().await.map_err(|e| {
+                            RestError::new(
+                                call.clone(),
+                                RestErrorKind::Network,
+                                None,
+                                net::describe(&e),
+                            )
+                        })?;
+                        return Ok(Answer {
+                            body: bytes.to_vec(),
+                            location,
+                        });
+                    }
+                    let after = net::retry_after(response.headers());
+                    let text = net::read_capped(&mut response, net::ERROR_BODY_CAP).await;
+                    let failure = RestError::status(call.clone(), status, &text);
+                    let retry = net::worth_retrying(status) && (status == 429 || self.idempotent);
+                    (
+                        retry,
+                        (after.filter(|_| matches!(status, 429 | 503)), failure),
+                    )
                 }
             };
-            let status = response.status().as_u16();
-            if retryable(status) && !last && (status == 429 || self.idempotent) {
-                let wait = if status == 429 || status == 503 {
-                    policy.rate_limit_wait(response.headers(), attempt)
-                } else {
-                    policy.backoff(attempt)
-                };
-                tracing::debug!(target: "opik", "opik: {call}: HTTP {status}; retrying in {wait:?}");
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-                continue;
+            let (after, failure) = failure;
+            if !retry {
+                return Err(failure);
             }
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let bytes = response.bytes().await.map_err(|e| {
-                RestError::new(call.clone(), RestErrorKind::Network, None, describe(&e))
-            })?;
-            if !(200..300).contains(&status) {
-                return Err(RestError::status(call, status, &bytes));
+            let rate_limited = failure.http_status() == Some(429);
+            match inner
+                .retry
+                .next(&mut tries, after, rate_limited, Instant::now())
+            {
+                Next::RetryAfter { wait, .. } => {
+                    tracing::debug!(target: "opik", "{failure}; retrying in {wait:.1?}");
+                    tokio::time::sleep(wait).await;
+                }
+                Next::GiveUp => return Err(failure),
             }
-            return Ok(Answer {
-                body: bytes.to_vec(),
-                location,
-            });
         }
     }
 
@@ -242,30 +222,4 @@ impl Request<'_> {
             )
         })
     }
-}
-
-fn gzip(json: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut enc = GzEncoder::new(Vec::with_capacity(json.len() / 4 + 64), Compression::fast());
-    enc.write_all(json)?;
-    enc.finish()
-}
-
-/// A reqwest error with its causes (reqwest's `Display` names the URL, never headers, so the
-/// key cannot leak here).
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    let mut text = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

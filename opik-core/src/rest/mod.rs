@@ -2,14 +2,16 @@
 //! datasets and their items, experiments and their items.
 //!
 //! Every call is one typed request (`datasets`, `experiments`) through [`RestClient`]
-//! (`client`): JSON bodies gzip-encoded with the exporter's headers (`authorization: <key>`,
-//! `Comet-Workspace`), bounded retries that honour a 429's `Retry-After` / `RateLimit-Reset`
-//! (`retry`), NDJSON streams read page by page (`ndjson`), and a [`RestError`] that names the
-//! call, the status and the server's own message (`error`). Absent fields are left out of
-//! requests, never sent as `null` (the backend's spec types have no nulls).
+//! (`client`), over the same `net` layer as the exporter: JSON bodies gzip-encoded with Opik's
+//! headers, its proxy and redirect rules, and its retry policy (a 429's `Retry-After` /
+//! `RateLimit-Reset` honoured); NDJSON streams read page by page (`ndjson`), and a
+//! [`RestError`] that names the call, the status and the server's own message (`error`).
+//! Absent fields are left out of requests, never sent as `null` (the backend's spec types have
+//! no nulls).
 //!
-//! Owns: the wire types of those endpoints and how they are called. May import `config` and
-//! `model` only: it knows nothing of spans, the exporter or evaluation, which sits above it.
+//! Owns: the wire types of those endpoints and how they are called. May import `config`,
+//! `model` and `net` only: it knows nothing of spans, the exporter or evaluation, which sits
+//! above it.
 
 // Only evaluation calls it so far; in a build without it the client is compiled but unused.
 #![cfg_attr(not(feature = "evaluation"), allow(dead_code, unused_imports))]
@@ -19,7 +21,6 @@ mod datasets;
 mod error;
 mod experiments;
 mod ndjson;
-mod retry;
 
 pub(crate) use client::RestClient;
 pub(crate) use datasets::{
