@@ -12,6 +12,9 @@ mod llm;
 #[path = "../examples/fretcoach/scenario.rs"]
 #[allow(dead_code)]
 mod scenario;
+#[path = "../examples/fretcoach/tts.rs"]
+#[allow(dead_code)]
+mod tts;
 
 use fake_opik::FakeOpik;
 use llm::{Llm, Speed};
@@ -54,6 +57,7 @@ fn test_scenario() -> Scenario {
         "test01".to_owned(),
         Speed::INSTANT,
         Llm::offline(Speed::INSTANT, Some(Scenario::STALLED_CALL)),
+        tts::Tts::offline(Speed::INSTANT),
     );
     s.chatty = false;
     s
@@ -187,6 +191,7 @@ async fn the_scenario_records_the_design_and_local_lines_match_http() {
         .filter(|s| s["name"] == "live-coach-tts")
         .collect();
     assert_eq!(tts.len(), 3, "the three answered feedbacks are spoken");
+    let stored = server.attachments();
     for t in &tts {
         assert_eq!(t["tags"], json!(["tts", "live-coach"]));
         let parent = feedback
@@ -194,7 +199,24 @@ async fn the_scenario_records_the_design_and_local_lines_match_http() {
             .find(|f| f["id"] == t["parent_span_id"])
             .expect("TTS nests under its feedback");
         assert!(parent["usage"]["total_tokens"].as_i64().unwrap() > 0);
+        // The streamed answer: its words joined as the output, the time to the first one.
+        let said = parent["output"]["output"]
+            .as_str()
+            .expect("the answer joined");
+        assert!(said.split_whitespace().count() > 5, "{said}");
+        assert!(parent.get("ttft").is_some(), "{parent}");
+        // The speech goes with the TTS span, as a WAV Opik can play.
+        let audio = stored
+            .iter()
+            .find(|a| t["id"] == a.entity_id.as_str())
+            .expect("the TTS span's audio was uploaded");
+        assert_eq!(
+            (audio.file_name.as_str(), audio.mime_type.as_str()),
+            ("coach-tip.wav", "audio/wav")
+        );
+        assert!(audio.content().starts_with(b"RIFF"), "a WAV");
     }
+    assert_eq!(stored.len(), 3);
     let summary = common::span(&spans, "session-summary");
     assert_eq!(summary["tags"], json!(["live-coach", "session-summary"]));
     let planner: Vec<&Value> = traces
@@ -224,6 +246,8 @@ async fn the_scenario_records_the_design_and_local_lines_match_http() {
         printed.contains("Trace: practice-session [")
             && printed.contains("(thread session-test01)")
             && printed.contains("│   └─ live-coach-tts [")
+            && printed.contains("+ attachment coach-tip.wav (audio/wav, ")
+            && printed.contains(" ttft ")
             && printed.contains("└─ session-summary [llm gpt-4o-mini ")
             && printed.matches("Trace: practice-planner [").count() == 3
             && printed.contains("!! LlmError: gpt-4o-mini did not answer within 8s")

@@ -408,13 +408,13 @@ fn local_view_shows_each_attachment_under_its_span_and_writes_a_line_for_it() {
         "{text}"
     );
     let lines = common::read_json_lines(&path);
-    let upload = lines
+    let noted = lines
         .iter()
-        .find(|l| l["path"] == "/v1/private/attachment/upload")
+        .find_map(|l| l.get("attachment"))
         .expect("a line for the attachment");
-    assert_eq!(upload["body"]["file_name"], "answer.wav");
-    assert_eq!(upload["body"]["size"], 2048);
-    assert_eq!(upload["body"]["entity_type"], "span");
+    assert_eq!(noted["file_name"], "answer.wav");
+    assert_eq!(noted["size"], 2048);
+    assert_eq!(noted["entity_type"], "span");
     let _ = std::fs::remove_file(&path);
 }
 

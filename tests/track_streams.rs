@@ -204,3 +204,33 @@ fn a_long_streams_output_is_cut_at_the_limit_and_marked() {
     let kept = span["output"]["output"].as_array().map_or(0, Vec::len);
     assert!((1..10).contains(&kept), "kept {kept} of 1000 items");
 }
+
+/// A retry inside a streamed answer: the first item is an error, the answer comes 20 ms later.
+#[opik::track]
+fn retried_answer() -> impl Stream<Item = Result<String, std::io::Error>> {
+    stream::unfold(0u32, |i| async move {
+        match i {
+            0 => Some((Err(std::io::Error::other("rate limited, retrying")), 1)),
+            1 => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Some((Ok("late ".to_owned()), 2))
+            }
+            _ => None,
+        }
+    })
+}
+
+#[test]
+fn ttft_is_the_time_to_the_first_item_that_is_not_an_error() {
+    let (_, spans) = common::record(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(retried_answer().for_each(|_| async {}));
+    });
+    let span = find(&spans, "retried_answer");
+    let ttft = span["ttft"].as_f64().expect("ttft");
+    assert!(ttft >= 19.0, "the first Ok item came after 20 ms: {ttft}");
+    assert_eq!(span["error_info"]["message"], "rate limited, retrying");
+}

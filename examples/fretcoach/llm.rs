@@ -6,7 +6,10 @@
 //! leaves the machine and no key is needed. With `OPENAI_API_KEY` set, chat completions go to
 //! OpenAI (or the OpenAI-compatible server at `OPENAI_BASE_URL`) instead, through `async-openai`
 //! wrapped by `opik::integrations::openai::track_openai`, so each completion is also recorded as
-//! its own `chat_completion_create` span; speech stays offline.
+//! its own `chat_completion_create` span.
+//!
+//! The coach's feedback is streamed ([`Llm::chat_stream`]): the offline stand-in yields its
+//! answer a word at a time after a first-token latency, as gpt-4o-mini streams tokens.
 
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
@@ -14,8 +17,10 @@ use async_openai::types::chat::{
     ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
     CreateChatCompletionRequestArgs,
 };
+use futures_util::Stream;
 use opik::integrations::openai::{track_openai, OpikOpenAi};
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -211,41 +216,123 @@ impl Llm {
         }
     }
 
-    async fn offline_answer(&self, messages: &[Message]) -> Completion {
-        let prompt: String = messages.iter().map(|m| m.content.as_str()).collect();
-        let options = if prompt.contains("SUMMARY") {
-            SUMMARIES
-        } else if prompt.contains("PLANNER") {
-            PLANS
-        } else {
-            TIPS
-        };
-        // The planner walks through its answers as the conversation goes on; the coach picks
-        // by the metrics it was given.
-        let pick = if prompt.contains("PLANNER") {
-            messages
-                .iter()
-                .filter(|m| m.role == "user")
-                .count()
-                .saturating_sub(1)
-        } else {
-            fnv(&prompt) as usize
-        };
-        let text = options[pick % options.len()].to_owned();
-        let prompt_tokens = messages
-            .iter()
-            .map(|m| estimate_tokens(&m.content) + 4)
-            .sum::<i64>();
-        let completion_tokens = estimate_tokens(&text);
-        // Time to first token plus ~60 tokens a second, as gpt-4o-mini streams.
-        let latency = Duration::from_millis(450 + 16 * completion_tokens as u64);
-        self.speed.sleep(latency).await;
-        Completion {
-            text,
-            prompt_tokens,
-            completion_tokens,
-            recorded: false,
+    /// A chat completion streamed as text pieces, its first piece given up after `budget` of
+    /// simulated time (then the stream yields the timeout and ends). `record` is called with
+    /// no completion when the call starts and with it once the stream ends, while the stream
+    /// is being polled: a tracked stream's span is current then, so that is where its model
+    /// and usage are set.
+    pub fn chat_stream<'a>(
+        &'a self,
+        messages: Vec<Message>,
+        budget: Duration,
+        record: fn(Option<&Completion>),
+    ) -> impl Stream<Item = Result<String, LlmError>> + 'a {
+        enum State {
+            Start(Vec<Message>),
+            Words(VecDeque<String>, Completion),
+            Done,
         }
+        futures_util::stream::unfold(State::Start(messages), move |state| async move {
+            match state {
+                State::Start(messages) => {
+                    record(None);
+                    let call = self.calls.fetch_add(1, Ordering::Relaxed);
+                    let first = async {
+                        match &self.backend {
+                            Backend::Offline if self.stall_on_call == Some(call) => {
+                                std::future::pending().await
+                            }
+                            Backend::Offline => {
+                                self.speed.sleep(FIRST_TOKEN).await;
+                                Ok(offline_completion(&messages))
+                            }
+                            Backend::OpenAi { client, .. } => openai_chat(client, &messages).await,
+                        }
+                    };
+                    let completion = match tokio::time::timeout(self.speed.real(budget), first)
+                        .await
+                    {
+                        Ok(Ok(c)) => c,
+                        Ok(Err(e)) => return Some((Err(e), State::Done)),
+                        Err(_) => {
+                            return Some((Err(LlmError::Timeout { after: budget }), State::Done))
+                        }
+                    };
+                    let mut words: VecDeque<String> = if self.is_offline() {
+                        completion
+                            .text
+                            .split_inclusive(' ')
+                            .map(str::to_owned)
+                            .collect()
+                    } else {
+                        // The real answer came whole (see `openai_chat`): one piece.
+                        VecDeque::from([completion.text.clone()])
+                    };
+                    let first = words.pop_front().unwrap_or_default();
+                    Some((Ok(first), State::Words(words, completion)))
+                }
+                State::Words(mut words, completion) => match words.pop_front() {
+                    Some(word) => {
+                        self.speed
+                            .sleep(PER_TOKEN * (word.len() as u32).div_ceil(4))
+                            .await;
+                        Some((Ok(word), State::Words(words, completion)))
+                    }
+                    None => {
+                        record(Some(&completion));
+                        None
+                    }
+                },
+                State::Done => None,
+            }
+        })
+    }
+
+    async fn offline_answer(&self, messages: &[Message]) -> Completion {
+        let completion = offline_completion(messages);
+        // Time to first token plus ~60 tokens a second, as gpt-4o-mini streams.
+        let latency = FIRST_TOKEN + PER_TOKEN * completion.completion_tokens as u32;
+        self.speed.sleep(latency).await;
+        completion
+    }
+}
+
+/// gpt-4o-mini's time to its first token, and to each one after.
+const FIRST_TOKEN: Duration = Duration::from_millis(450);
+const PER_TOKEN: Duration = Duration::from_millis(16);
+
+/// The stand-in's answer to `messages`, picked deterministically from the prompt.
+fn offline_completion(messages: &[Message]) -> Completion {
+    let prompt: String = messages.iter().map(|m| m.content.as_str()).collect();
+    let options = if prompt.contains("SUMMARY") {
+        SUMMARIES
+    } else if prompt.contains("PLANNER") {
+        PLANS
+    } else {
+        TIPS
+    };
+    // The planner walks through its answers as the conversation goes on; the coach picks
+    // by the metrics it was given.
+    let pick = if prompt.contains("PLANNER") {
+        messages
+            .iter()
+            .filter(|m| m.role == "user")
+            .count()
+            .saturating_sub(1)
+    } else {
+        fnv(&prompt) as usize
+    };
+    let text = options[pick % options.len()].to_owned();
+    let prompt_tokens = messages
+        .iter()
+        .map(|m| estimate_tokens(&m.content) + 4)
+        .sum::<i64>();
+    let completion_tokens = estimate_tokens(&text);
+    Completion {
+        text,
+        prompt_tokens,
+        completion_tokens,
+        recorded: false,
     }
 }
 
@@ -291,45 +378,6 @@ async fn openai_chat(
         completion_tokens: usage.map_or(0, |u| i64::from(u.completion_tokens)),
         recorded: true,
     })
-}
-
-/// The speech engine (always the offline stand-in).
-#[derive(Clone, Copy, Debug, serde::Serialize)]
-pub struct Tts {
-    #[serde(skip)]
-    speed: Speed,
-    voice: &'static str,
-}
-
-/// What the speech engine produced.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Speech {
-    pub voice: &'static str,
-    pub audio_ms: u64,
-    pub characters: usize,
-}
-
-impl Tts {
-    pub fn offline(speed: Speed) -> Self {
-        Tts {
-            speed,
-            voice: "offline-stand-in/alloy",
-        }
-    }
-
-    /// Synthesizes `text`; takes about as long as a cloud TTS does for a sentence.
-    pub async fn speak(&self, text: &str) -> Speech {
-        let words = text.split_whitespace().count() as u64;
-        self.speed
-            .sleep(Duration::from_millis(300 + 35 * words))
-            .await;
-        Speech {
-            voice: self.voice,
-            // Spoken English runs at about 150 words a minute.
-            audio_ms: words * 400,
-            characters: text.chars().count(),
-        }
-    }
 }
 
 fn estimate_tokens(text: &str) -> i64 {

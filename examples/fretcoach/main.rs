@@ -16,10 +16,12 @@
 
 mod llm;
 mod scenario;
+mod tts;
 
 use llm::{Llm, Speed};
 use scenario::Scenario;
 use std::time::{SystemTime, UNIX_EPOCH};
+use tts::Tts;
 
 /// Real time per simulated second with the offline stand-in.
 const TIME_COMPRESSION: f64 = 1.0 / 20.0;
@@ -49,11 +51,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let llm = Llm::from_env(speed, Some(Scenario::STALLED_CALL));
     if llm.is_offline() {
         println!(
-            "LLM and TTS: offline stand-in (deterministic answers, estimated tokens, simulated \
-             latency; time runs 20x faster). Set OPENAI_API_KEY to call a real model."
+            "LLM and TTS: offline stand-in (deterministic answers streamed word by word, \
+             estimated tokens, simulated latency, tones for speech; time runs 20x faster). \
+             Set OPENAI_API_KEY to call a real model and its speech."
         );
     }
-    let scenario = Scenario::standard(session_id(), speed, llm);
+    let tts = Tts::from_env(speed);
+    let scenario = Scenario::standard(session_id(), speed, llm, tts);
     scenario::run(&scenario).await;
 
     // Delivers (or prints) what is still queued, waiting at most the shutdown timeout.

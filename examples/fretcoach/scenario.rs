@@ -1,13 +1,18 @@
 //! What FretCoach does, instrumented as its design documents show:
 //!
 //! - a **practice session** trace (thread `session-<id>`, metadata `session_id`, `scale_name`,
-//!   `user_id`), with a **live coaching feedback** LLM call every 15 s of practice, each spoken
-//!   by a **TTS** span nested under it, and a **session summary** at the end; one feedback call
-//!   times out and is recorded with its error;
+//!   `user_id`), with a **live coaching feedback** every 15 s of practice: a streamed LLM answer
+//!   (a tracked stream: its span covers the streaming, records the time to the first word,
+//!   `ttft`, and the words joined as its output), spoken when complete by a **TTS** span
+//!   nested under it that carries the audio as an attachment; and a **session summary** at the
+//!   end. One feedback call times
+//!   out and is recorded with its error;
 //! - the **practice planner** chat in the hub: one trace per message, thread `user-<id>`, and
 //!   the user's rating of an answer as a feedback score.
 
-use crate::llm::{Llm, LlmError, Message, Speech, Speed, Tts, MODEL, PROVIDER};
+use crate::llm::{Llm, LlmError, Message, Speed, MODEL, PROVIDER};
+use crate::tts::{Speech, Tts};
+use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -33,7 +38,7 @@ pub struct Scenario {
 impl Scenario {
     /// The run `cargo run --example fretcoach` makes: one minute of practice (four feedback
     /// windows, the third of which times out), then three planner messages.
-    pub fn standard(session_id: String, speed: Speed, llm: Llm) -> Self {
+    pub fn standard(session_id: String, speed: Speed, llm: Llm, tts: Tts) -> Self {
         Scenario {
             session_id,
             user_id: "1842".to_owned(),
@@ -41,7 +46,7 @@ impl Scenario {
             practice: Duration::from_secs(60),
             speed,
             llm,
-            tts: Tts::offline(speed),
+            tts,
             chatty: true,
         }
     }
@@ -124,7 +129,7 @@ async fn practice_session(
         elapsed += FEEDBACK_EVERY;
         window += 1;
         let metrics = measure(window, elapsed);
-        match live_coach_feedback(&s.llm, &s.tts, &s.scale_name, &metrics).await {
+        match coach(s, &metrics).await {
             Ok(tip) => {
                 report.feedbacks_spoken += 1;
                 history.push(metrics);
@@ -157,14 +162,28 @@ fn record_llm_call(completion: Option<&crate::llm::Completion>) {
     });
 }
 
+/// One coaching feedback, streamed as the app shows it (a word at a time).
+async fn coach(s: &Scenario, metrics: &PracticeMetrics) -> Result<String, LlmError> {
+    let stream = live_coach_feedback(&s.llm, &s.tts, &s.scale_name, metrics);
+    futures_util::pin_mut!(stream);
+    let mut tip = String::new();
+    while let Some(piece) = stream.next().await {
+        // An error item (the timeout) is recorded on the stream's span; the app stops there.
+        tip.push_str(&piece?);
+    }
+    Ok(tip)
+}
+
+/// The answer's words as they stream in; once it is complete, the coach says it (a TTS span
+/// under this one: the span is current while the stream is polled).
 #[opik::track(name = "live-coach-feedback", type = "llm", tags = ["live-coach", "live-feedback"])]
-async fn live_coach_feedback(
-    llm: &Llm,
-    tts: &Tts,
+fn live_coach_feedback<'a>(
+    llm: &'a Llm,
+    tts: &'a Tts,
     scale_name: &str,
     metrics: &PracticeMetrics,
-) -> Result<String, LlmError> {
-    let messages = [
+) -> impl Stream<Item = Result<String, LlmError>> + 'a {
+    let messages = vec![
         Message::system(
             "You are FretCoach, a guitar teacher listening live. One or two short, concrete, \
              encouraging sentences.",
@@ -174,16 +193,38 @@ async fn live_coach_feedback(
             serde_json::to_string(metrics).unwrap_or_default()
         )),
     ];
-    record_llm_call(None); // a call that fails still shows which model it was
-    let completion = llm.chat(&messages, FEEDBACK_BUDGET).await?;
-    record_llm_call(Some(&completion));
-    live_coach_tts(tts, &completion.text).await;
-    Ok(completion.text)
+    let answer = Box::pin(llm.chat_stream(messages, FEEDBACK_BUDGET, record_llm_call));
+    futures_util::stream::unfold(
+        (answer, String::new(), false),
+        move |(mut answer, mut said, failed)| async move {
+            if failed {
+                return None;
+            }
+            match answer.next().await {
+                Some(Ok(piece)) => {
+                    said.push_str(&piece);
+                    Some((Ok(piece), (answer, said, false)))
+                }
+                Some(Err(e)) => Some((Err(e), (answer, said, true))),
+                None => {
+                    // A failed speech is recorded on its span; the tip is still shown.
+                    let _ = live_coach_tts(tts, &said).await;
+                    None
+                }
+            }
+        },
+    )
 }
 
 #[opik::track(name = "live-coach-tts", tags = ["tts", "live-coach"])]
-async fn live_coach_tts(tts: &Tts, text: &str) -> Speech {
-    tts.speak(text).await
+async fn live_coach_tts(tts: &Tts, text: &str) -> Result<Speech, String> {
+    let speech = tts.speak(text).await?;
+    // The audio goes with the span: Opik plays it next to the text it says.
+    let audio = opik::Attachment::from_bytes(speech.wav.clone(), "coach-tip.wav", "audio/wav");
+    opik::update_current_span(|span| {
+        span.attachment(audio);
+    });
+    Ok(speech)
 }
 
 #[opik::track(name = "session-summary", type = "llm", tags = ["live-coach", "session-summary"])]

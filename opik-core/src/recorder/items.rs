@@ -25,10 +25,13 @@ pub struct ItemCapture {
     all_strings: bool,
     truncated: bool,
     limit: usize,
+    /// When the first `Ok` item came (the span's `ttft`: an error is no first token).
     pub(crate) first_item_at: Option<Timestamp>,
     /// The last `Err` item, as the span's error.
     pub(crate) error: Option<ErrorInfo>,
     writing: bool,
+    /// The item being settled is an `Err`.
+    erring: bool,
 }
 
 impl ItemCapture {
@@ -45,6 +48,7 @@ impl ItemCapture {
             first_item_at: None,
             error: None,
             writing: false,
+            erring: false,
         }
     }
 
@@ -62,15 +66,17 @@ impl ItemCapture {
     /// Records an `Err` item: the span's error (the stream goes on as the user's code decides).
     pub fn error(&mut self, info: ErrorInfo) {
         self.error = Some(info);
+        self.erring = true;
     }
 
     /// Settles the item just yielded (called by the stream after the generated capture ran).
     /// The clock is read for the first item only (its time is the span's `ttft`).
     #[inline]
     pub(crate) fn settle(&mut self) {
-        if self.items == 0 {
+        if self.first_item_at.is_none() && !std::mem::take(&mut self.erring) {
             self.first_item_at = Some(Timestamp::now());
         }
+        self.erring = false;
         self.items += 1;
         if !std::mem::take(&mut self.writing) {
             return; // an `Err`, or an item with nothing captured

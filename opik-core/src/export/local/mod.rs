@@ -6,7 +6,8 @@
 //! - appends each request as one JSON line to a file, `{"method":..,"path":..,"body":..}`, where
 //!   `body` is the request body byte for byte (so the file can be inspected with `jq` or
 //!   replayed against a real Opik: `path` is relative to the API base, e.g.
-//!   `/v1/private/traces/batch`);
+//!   `/v1/private/traces/batch`); an attachment is noted as `{"attachment": {..}}` with its
+//!   span or trace, name, type, size and file (its bytes are not copied into the file);
 //! - prints each finished trace as a tree (to stderr unless told otherwise), with types,
 //!   models, durations, token counts, tags, threads and errors:
 //!

@@ -76,19 +76,24 @@ impl LocalTransport {
         self.file.as_ref().map(|(p, _)| p.as_path())
     }
 
-    fn write_line(&mut self, method: &str, path: &str, body: &[u8]) {
+    /// One request: `{"method":..,"path":..,"body":..}`.
+    fn write_request(&mut self, batch: &EncodedBatch) {
+        let (method, path) = (batch.kind.method(), batch.kind.path());
+        let head = format!("{{\"method\":\"{method}\",\"path\":\"{path}\",\"body\":");
+        // The body is compact JSON without newlines (serde_json escapes them in strings), so it
+        // can sit in the line unchanged: the bytes the HTTP exporter would send.
+        self.write_line(&[head.as_bytes(), &batch.json, b"}\n"]);
+    }
+
+    /// Appends the pieces of one line.
+    fn write_line(&mut self, pieces: &[&[u8]]) {
         let Some((file_path, file)) = self.file.as_mut() else {
             return;
         };
         let result = (|| {
-            write!(
-                file,
-                "{{\"method\":\"{method}\",\"path\":\"{path}\",\"body\":"
-            )?;
-            // The body is compact JSON without newlines (serde_json escapes them in strings), so
-            // it can sit in the line unchanged: the bytes the HTTP exporter would send.
-            file.write_all(body)?;
-            file.write_all(b"}\n")?;
+            for piece in pieces {
+                file.write_all(piece)?;
+            }
             // Flushed per request so that the file is complete whenever the program stops.
             file.flush()
         })();
@@ -119,7 +124,7 @@ fn named(path: &Path, e: io::Error) -> io::Error {
 
 impl Transport for LocalTransport {
     fn send<'a>(&'a mut self, batch: &'a EncodedBatch) -> SendFuture<'a> {
-        self.write_line(batch.kind.method(), batch.kind.path(), &batch.json);
+        self.write_request(batch);
         let text = match serde_json::from_slice::<Value>(&batch.json) {
             Ok(body) => self.view.receive(batch.kind, body),
             Err(e) => format!("opik local view: a {} body is not JSON: {e}\n", batch.kind),
@@ -128,8 +133,8 @@ impl Transport for LocalTransport {
         Box::pin(std::future::ready(SendOutcome::Delivered))
     }
 
-    /// Notes the attachment (its name, type and size; the bytes stay where they are): one line
-    /// in the file, `PUT /v1/private/attachment/upload` with what Opik would store about it,
+    /// Notes the attachment (its name, type and size; the bytes stay where they are): one
+    /// `{"attachment": {..}}` line in the file (not a request: replaying the file skips it),
     /// and a line under its span or trace in the printed tree.
     fn upload(&mut self, attachment: AttachmentRecord) -> UploadFuture {
         let a = &attachment.attachment;
@@ -144,8 +149,8 @@ impl Transport for LocalTransport {
         if let AttachmentData::File { path, .. } = a.data() {
             about["file"] = Value::String(path.display().to_string());
         }
-        let line = about.to_string();
-        self.write_line("PUT", "/v1/private/attachment/upload", line.as_bytes());
+        let line = format!("{{\"attachment\":{about}}}\n");
+        self.write_line(&[line.as_bytes()]);
         let text = self.view.attach(attachment.entity.id().to_string(), about);
         self.print(&text);
         Box::pin(std::future::ready(SendOutcome::Delivered))
