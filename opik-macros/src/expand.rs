@@ -400,9 +400,12 @@ fn describe_call(args: &TrackArgs, sig: &Signature) -> TokenStream {
                 if skipped.contains(&key) {
                     return;
                 }
+                // The key as JSON, `"name":`, written out here: an identifier needs no escaping,
+                // so the call copies one literal instead of checking and quoting the name.
+                let json_key = format!("\"{key}\":");
                 body.push(quote_spanned! {ident.span()=>
                     #(#cfgs)*
-                    (&&&&::opik::__private::Probe(&#ident)).opik_write(__opik_start.arg(#key));
+                    (&&&&::opik::__private::Probe(&#ident)).opik_write(__opik_start.arg_key(#json_key));
                 });
             });
         }

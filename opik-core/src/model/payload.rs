@@ -15,24 +15,66 @@ use std::sync::Arc;
 /// Invariant: the text is one valid JSON object. Every constructor keeps it, so the exporter
 /// can splice it into a request body as is.
 ///
-/// The empty object `{}` (the input of every call without arguments) is kept inline, not
-/// behind a shared `Arc`: a shared one would have its reference count bumped by every caller
-/// thread and dropped by the exporter thread, bouncing one cache line between cores per span.
+/// Text of up to 22 bytes (`{}`, `{"x":5}`, `{"output":6}`: what most scalar arguments and
+/// results make) is kept inline, in the record itself: no allocation on the caller's thread, no
+/// free on the exporter's, and no shared reference count bouncing between cores. Longer text
+/// is one shared `Arc<str>`. Either way a payload is 24 bytes.
 #[derive(Clone)]
-pub struct Payload(Option<Arc<str>>);
+pub struct Payload(Repr);
+
+/// How much text a payload keeps inline.
+pub(crate) const INLINE_PAYLOAD: usize = 22;
+
+#[derive(Clone)]
+enum Repr {
+    /// `bytes[..len]` is the text (UTF-8: only ever copied from a `str` or from a capture
+    /// buffer's text, see the constructors).
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_PAYLOAD],
+    },
+    Shared(Arc<str>),
+}
 
 impl Payload {
     /// The empty object `{}`: what a function without (captured) arguments sends as input.
     #[inline]
     pub const fn empty_object() -> Self {
-        Payload(None)
+        let mut bytes = [0u8; INLINE_PAYLOAD];
+        bytes[0] = b'{';
+        bytes[1] = b'}';
+        Payload(Repr::Inline { len: 2, bytes })
+    }
+
+    fn from_string(text: String) -> Self {
+        if text.len() <= INLINE_PAYLOAD {
+            Self::from_object_str(&text)
+        } else {
+            Payload(Repr::Shared(text.into()))
+        }
+    }
+
+    /// The `len` bytes of text starting at `from` in `window`: a fixed-size copy (no call to
+    /// `memcpy`), for the capture buffer's small text. `None` when `len` is over
+    /// [`INLINE_PAYLOAD`] or `window` is shorter than `from + INLINE_PAYLOAD`.
+    ///
+    /// # Safety
+    /// `window[from..from + len]` must be UTF-8 (`as_str` relies on it).
+    #[inline]
+    pub(crate) unsafe fn from_window(window: &[u8], from: usize, len: usize) -> Option<Self> {
+        let chunk: &[u8; INLINE_PAYLOAD] =
+            window.get(from..from + INLINE_PAYLOAD)?.try_into().ok()?;
+        (len <= INLINE_PAYLOAD).then_some(Payload(Repr::Inline {
+            len: len as u8,
+            bytes: *chunk,
+        }))
     }
 
     /// Wraps any JSON value the way Opik's SDKs do: an object stays as it is, anything else
     /// becomes `{"<key>": value}` (the Python SDK uses `"output"` for return values).
     pub fn from_value_text(value_json: String, key: &str) -> Self {
         if value_json.trim_start().starts_with('{') {
-            Payload(Some(value_json.into()))
+            Self::from_string(value_json)
         } else {
             let mut wrapped = String::with_capacity(value_json.len() + key.len() + 5);
             wrapped.push('{');
@@ -41,7 +83,7 @@ impl Payload {
             wrapped.push(':');
             wrapped.push_str(&value_json);
             wrapped.push('}');
-            Payload(Some(wrapped.into()))
+            Self::from_string(wrapped)
         }
     }
 
@@ -53,12 +95,30 @@ impl Payload {
     /// Copies text that the caller has built as a JSON object (used by the capture buffers).
     pub(crate) fn from_object_str(text: &str) -> Self {
         debug_assert!(text.starts_with('{') && text.ends_with('}'));
-        Payload(Some(Arc::from(text)))
+        if text.len() <= INLINE_PAYLOAD {
+            let mut bytes = [0u8; INLINE_PAYLOAD];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            Payload(Repr::Inline {
+                len: text.len() as u8,
+                bytes,
+            })
+        } else {
+            Payload(Repr::Shared(Arc::from(text)))
+        }
     }
 
     /// The serialized JSON text.
+    #[inline]
     pub fn as_str(&self) -> &str {
-        self.0.as_deref().unwrap_or("{}")
+        match &self.0 {
+            Repr::Inline { len, bytes } => {
+                let text = &bytes[..usize::from(*len).min(INLINE_PAYLOAD)];
+                debug_assert!(std::str::from_utf8(text).is_ok());
+                // SAFETY: inline bytes are only ever copied from text (see `Repr::Inline`).
+                unsafe { std::str::from_utf8_unchecked(text) }
+            }
+            Repr::Shared(text) => text,
+        }
     }
 
     /// Parses the payload into a `serde_json::Value` (for tests, local views and merges).

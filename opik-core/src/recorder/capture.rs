@@ -9,155 +9,10 @@
 //! else `Debug`, else the type name.
 
 use super::fast::FastJson;
-use crate::model::{guarded, serialization_failed, ErrorInfo, Limited, Payload};
+pub use super::json_buf::JsonBuf;
+use crate::model::{guarded, ErrorInfo, Payload};
 use serde::Serialize;
-use std::cell::Cell;
 use std::fmt::{self, Debug, Display, Write as _};
-
-thread_local! {
-    /// The buffer captures are written into, reused call after call on this thread. A capture
-    /// then costs one allocation, the payload's own (its text copied in at the end, exactly
-    /// sized), instead of a fresh buffer that grows, is copied into the payload and freed.
-    /// Fewer allocations matter twice here: the payload is freed by the exporter thread, and
-    /// glibc serves a thread that frees another thread's memory through the allocating
-    /// thread's arena lock, which the app's own allocations then wait on.
-    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-}
-
-/// A scratch buffer larger than this (a huge argument) is freed, not kept for the next call.
-const SCRATCH_KEPT_MAX: usize = 64 << 10;
-
-/// A buffer that JSON values are written into, one after another.
-#[derive(Default)]
-pub struct JsonBuf {
-    bytes: Vec<u8>,
-}
-
-impl Drop for JsonBuf {
-    fn drop(&mut self) {
-        let cap = self.bytes.capacity();
-        if cap > 0 && cap <= SCRATCH_KEPT_MAX {
-            let mut bytes = std::mem::take(&mut self.bytes);
-            bytes.clear();
-            // After the thread's locals are gone (a capture during thread exit) it is freed.
-            let _ = SCRATCH.try_with(|s| s.set(bytes));
-        }
-    }
-}
-
-impl JsonBuf {
-    /// A buffer of its own (not the thread's scratch) starting with `prefix`: for what is
-    /// captured across calls, a stream's items.
-    pub(crate) fn with_prefix(prefix: &[u8]) -> JsonBuf {
-        JsonBuf {
-            bytes: prefix.to_vec(),
-        }
-    }
-
-    /// Bytes written so far.
-    pub(crate) fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    /// The byte at `i`, if written.
-    pub(crate) fn byte(&self, i: usize) -> Option<u8> {
-        self.bytes.get(i).copied()
-    }
-
-    /// Appends one byte of JSON syntax.
-    pub(crate) fn push_byte(&mut self, b: u8) {
-        self.bytes.push(b);
-    }
-
-    /// Forgets what was written from `len` on.
-    pub(crate) fn truncate(&mut self, len: usize) {
-        self.bytes.truncate(len);
-    }
-
-    /// What was written, as text (only JSON text is ever written).
-    pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes).unwrap_or("")
-    }
-
-    /// This thread's scratch buffer (a fresh one when it is in use or gone), emptied.
-    fn scratch() -> JsonBuf {
-        let mut bytes = SCRATCH.try_with(Cell::take).unwrap_or_default();
-        bytes.clear();
-        bytes.reserve(FIRST_CAPACITY);
-        JsonBuf { bytes }
-    }
-
-    /// The text from byte `from` on, as a payload (copied into its own allocation); the buffer
-    /// goes back to the thread for the next capture.
-    fn into_payload(self, from: usize) -> Payload {
-        // Only JSON text (valid UTF-8) is ever written into the buffer; checking it is one fast
-        // pass (the lossy conversion's chunk walk cost more than the serialization).
-        match std::str::from_utf8(&self.bytes[from..]) {
-            Ok(text) => Payload::from_object_str(text),
-            Err(_) => Payload::from_object_str(&String::from_utf8_lossy(&self.bytes[from..])),
-        }
-    }
-
-    /// Writes `value` as JSON, at most 100 levels deep (a
-    /// marker past that). A value serde cannot serialize (a NaN float, a map with non-string
-    /// keys...) is written as a string saying why, and so is one whose `Serialize` impl panics:
-    /// recording never fails, nor panics into the app.
-    pub fn serialize<T: Serialize + ?Sized>(&mut self, value: &T) {
-        let mark = self.bytes.len();
-        let bytes = &mut self.bytes;
-        match guarded(|| serde_json::to_writer(bytes, &Limited(value))) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                self.bytes.truncate(mark);
-                self.string(&serialization_failed(&e));
-            }
-            Err(panic) => {
-                self.bytes.truncate(mark);
-                self.string(&panicked("Serialize", &panic));
-            }
-        }
-    }
-
-    /// Writes `text` as a JSON string.
-    #[inline]
-    pub fn string(&mut self, text: &str) {
-        if super::fast::needs_no_escape(text) {
-            // Most strings (identifiers, tokens, prompts in plain text) need no escaping: one
-            // copy between quotes.
-            self.bytes.reserve(text.len() + 2);
-            self.bytes.push(b'"');
-            self.bytes.extend_from_slice(text.as_bytes());
-            self.bytes.push(b'"');
-        } else {
-            // Serializing a &str to JSON cannot fail.
-            let _ = serde_json::to_writer(&mut self.bytes, text);
-        }
-    }
-
-    /// Appends JSON text the caller made (a number, `true`).
-    #[inline]
-    pub(super) fn raw_str(&mut self, json: &str) {
-        self.bytes.extend_from_slice(json.as_bytes());
-    }
-
-    /// Writes the `Debug` form of `value` as a JSON string (a note, if the impl panics).
-    pub fn debug<T: Debug + ?Sized>(&mut self, value: &T) {
-        let text = guarded(|| format!("{value:?}")).unwrap_or_else(|p| panicked("Debug", &p));
-        self.string(&text);
-    }
-
-    /// Writes `"<TypeName>"`, for values that are neither `Serialize` nor `Debug`.
-    pub fn type_name<T: ?Sized>(&mut self) {
-        let mut text = String::from("<");
-        text.push_str(short_type_name::<T>());
-        text.push('>');
-        self.string(&text);
-    }
-
-    fn raw(&mut self, s: &str) {
-        self.bytes.extend_from_slice(s.as_bytes());
-    }
-}
 
 /// The type name without its module path (`Vec<my_app::Note>` stays readable as `Vec<Note>`).
 pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
@@ -298,7 +153,7 @@ fn cut(mut text: String, max: usize) -> String {
 }
 
 /// What is recorded in place of a value whose `trait_name` impl panicked.
-fn panicked(trait_name: &str, message: &str) -> String {
+pub(super) fn panicked(trait_name: &str, message: &str) -> String {
     format!("<{trait_name} impl panicked: {message}>")
 }
 
@@ -350,8 +205,8 @@ pub struct InputCapture {
 
 impl Default for InputCapture {
     fn default() -> Self {
-        // Nothing is allocated until the first argument: a call without arguments gets its
-        // `{}` in one small allocation (see `finish`).
+        // Nothing is written until the first argument: a call without arguments records the
+        // inline `{}` (see `finish`).
         InputCapture {
             buf: JsonBuf::default(),
             empty: true,
@@ -359,47 +214,43 @@ impl Default for InputCapture {
     }
 }
 
-/// Room for a few small arguments (or an output) without growing the buffer: growing it from
-/// empty cost more than the serialization itself (profiled with callgrind, see BENCHMARKS.md).
-const FIRST_CAPACITY: usize = 128;
-
 impl InputCapture {
     /// Starts the argument `name`; the caller writes its value into the returned buffer.
     #[inline]
     pub fn arg(&mut self, name: &str) -> &mut JsonBuf {
-        if self.empty {
-            self.buf = JsonBuf::scratch();
-            self.buf.bytes.push(b'{');
-        } else {
-            self.buf.bytes.push(b',');
-        }
+        self.buf.push_byte(if self.empty { b'{' } else { b',' });
         self.empty = false;
-        if name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        if super::fast::needs_no_escape(name) {
             // Parameter names (Rust identifiers) never need escaping: skip the escaper.
-            // One copy for the name; the quotes and colon are single-byte pushes (a copy call
-            // per piece cost more than the piece: profiled on the arguments row).
-            let bytes = &mut self.buf.bytes;
-            bytes.reserve(name.len() + 3);
-            bytes.push(b'"');
-            bytes.extend_from_slice(name.as_bytes());
-            bytes.extend_from_slice(b"\":");
+            self.buf.push_byte(b'"');
+            self.buf.extend(name.as_bytes());
+            self.buf.extend(b"\":");
         } else {
             self.buf.string(name);
-            self.buf.bytes.push(b':');
+            self.buf.push_byte(b':');
         }
         &mut self.buf
     }
 
-    /// The captured object.
-    pub(crate) fn finish(mut self) -> Payload {
+    /// Starts an argument whose `"key":` is given whole (made at compile time).
+    #[inline]
+    pub fn arg_key(&mut self, key: &'static str) -> &mut JsonBuf {
+        self.buf.push_byte(if self.empty { b'{' } else { b',' });
+        self.empty = false;
+        self.buf.extend(key.as_bytes());
+        &mut self.buf
+    }
+
+    /// The captured object (the capture is left empty).
+    pub(crate) fn finish(&mut self) -> Payload {
         if self.empty {
-            // A fresh `{}` rather than one shared `Arc`: the exporter thread drops every record,
-            // and a shared count would bounce its cache line between the two cores on every
-            // span (measured: +40 to +70 ns a call while the exporter is busy).
             return Payload::empty_object();
         }
-        self.buf.bytes.push(b'}');
-        self.buf.into_payload(0)
+        self.buf.push_byte(b'}');
+        let payload = self.buf.payload_from(0);
+        self.buf.truncate(0);
+        self.empty = true;
+        payload
     }
 }
 
@@ -422,8 +273,8 @@ impl OutputCapture {
         // Written after the wrapper's opening, which `settle` keeps (a value that is not an
         // object) or removes: one buffer, no copy into a second one.
         self.pending.get_or_insert_with(|| {
-            let mut buf = JsonBuf::scratch();
-            buf.raw(OUTPUT_PREFIX);
+            let mut buf = JsonBuf::default();
+            buf.raw_str(OUTPUT_PREFIX);
             buf
         })
     }
@@ -436,13 +287,13 @@ impl OutputCapture {
     pub(crate) fn settle(&mut self) {
         if let Some(mut buf) = self.pending.take() {
             // The writers emit no leading whitespace: the value starts right after the prefix.
-            let from = if buf.bytes.get(OUTPUT_PREFIX.len()) == Some(&b'{') {
+            let from = if buf.byte(OUTPUT_PREFIX.len()) == Some(b'{') {
                 OUTPUT_PREFIX.len()
             } else {
-                buf.bytes.push(b'}');
+                buf.push_byte(b'}');
                 0
             };
-            self.output = Some(buf.into_payload(from));
+            self.output = Some(buf.payload_from(from));
         }
     }
 }
@@ -561,6 +412,7 @@ mod tests {
             assert_eq!(output.output.unwrap().as_str(), r#"{"output":"done"}"#);
         }
         // A huge value is captured whole; its buffer is not kept for the next call.
+        use super::super::json_buf::{SCRATCH, SCRATCH_KEPT_MAX};
         let big = "x".repeat(SCRATCH_KEPT_MAX * 2);
         let mut input = InputCapture::default();
         input.arg("big").serialize(&big);

@@ -8,6 +8,7 @@
 pub(crate) mod capture;
 mod fast;
 mod items;
+mod json_buf;
 mod run;
 mod stream;
 
@@ -95,17 +96,30 @@ impl CallStart {
     /// call is described by what was captured before, plus a note in its metadata.
     #[inline]
     fn describe(describe: impl FnOnce(&mut CallStart)) -> CallStart {
-        let mut described = CallStart {
+        let mut described = CallStart::empty();
+        described.run(describe);
+        described
+    }
+
+    /// A description with nothing in it yet.
+    #[inline]
+    fn empty() -> CallStart {
+        CallStart {
             input: InputCapture::default(),
             extra: None,
-        };
-        if let Err(panic) = crate::model::guarded(|| describe(&mut described)) {
-            described.metadata(
+        }
+    }
+
+    /// Runs `describe` on this description, in place (a description holds its capture
+    /// buffer: moving it around costs a copy of the buffer each time).
+    #[inline]
+    fn run(&mut self, describe: impl FnOnce(&mut CallStart)) {
+        if let Err(panic) = crate::model::guarded(|| describe(self)) {
+            self.metadata(
                 "opik_capture_error",
                 serde_json::Value::String(format!("describing the call panicked: {panic}")),
             );
         }
-        described
     }
 
     /// Adds a metadata entry from any `Serialize` value (`#[track(metadata = {...})]`); a
@@ -118,6 +132,13 @@ impl CallStart {
     #[inline]
     pub fn arg(&mut self, name: &str) -> &mut JsonBuf {
         self.input.arg(name)
+    }
+
+    /// Starts an argument whose key `#[track]` wrote out at compile time (`"name":`, its name
+    /// needing no escaping); write its value into the returned buffer.
+    #[inline]
+    pub fn arg_key(&mut self, key: &'static str) -> &mut JsonBuf {
+        self.input.arg_key(key)
     }
 
     /// Sets the span name at run time (`#[track(name = expr)]`).
@@ -217,13 +238,14 @@ impl Call {
             Some((trace, parent_id)) => (Some(trace), parent_id, None),
             None => (None, None, Some(context::client_for_new_trace()?)),
         };
-        let described = CallStart::describe(describe);
+        let mut described = CallStart::empty();
+        described.run(describe);
         let is_root = new_trace_client.is_some();
         let Extra {
             name,
             metadata,
             mut thread_id,
-        } = described.extra.map(|e| *e).unwrap_or_default();
+        } = described.extra.take().map(|e| *e).unwrap_or_default();
         let name = name.unwrap_or(Cow::Borrowed(meta.name));
         let trace = match (parent_trace, new_trace_client) {
             (Some(trace), _) => trace,
