@@ -76,6 +76,12 @@ pub mod plain {
         black_box((top_k, options));
         out
     }
+
+    /// The call users write: one integer in, one out.
+    #[inline(never)]
+    pub fn scalar(x: u64) -> u64 {
+        black_box(x) + 1
+    }
 }
 
 /// The same functions under `#[opik::track]`.
@@ -121,6 +127,27 @@ pub mod opik_tracked {
         out
     }
 
+    /// The call users write, with the default capture: `{"x": 5}` in, `{"output": 6}` out.
+    #[opik::track]
+    #[inline(never)]
+    pub fn scalar(x: u64) -> u64 {
+        black_box(x) + 1
+    }
+
+    /// The argument captured, not the output.
+    #[opik::track(capture_output = false)]
+    #[inline(never)]
+    pub fn scalar_in(x: u64) -> u64 {
+        black_box(x) + 1
+    }
+
+    /// Nothing captured: what the argument and the output cost is the difference.
+    #[opik::track(capture_input = false, capture_output = false)]
+    #[inline(never)]
+    pub fn scalar_none(x: u64) -> u64 {
+        black_box(x) + 1
+    }
+
     /// The root the measured calls nest under (created once per criterion sample).
     #[opik::track(capture_input = false, capture_output = false)]
     pub fn root<R>(body: impl FnOnce() -> R) -> R {
@@ -154,6 +181,20 @@ pub mod tracing_instrumented {
         out.push_str(black_box(query));
         black_box((top_k, options));
         out
+    }
+
+    /// The integer call with the argument as a field and the return value recorded (`ret`).
+    #[tracing::instrument(ret)]
+    #[inline(never)]
+    pub fn scalar(x: u64) -> u64 {
+        black_box(x) + 1
+    }
+
+    /// The integer call with nothing recorded (`skip_all`).
+    #[tracing::instrument(skip_all)]
+    #[inline(never)]
+    pub fn scalar_none(x: u64) -> u64 {
+        black_box(x) + 1
     }
 
     /// Below the subscriber's level filter: the "runtime off" comparison.
@@ -208,6 +249,13 @@ pub mod fastrace_traced {
         out.push_str(black_box(query));
         black_box((top_k, options));
         out
+    }
+
+    /// The integer call with its argument as a property (fastrace has no return-value capture).
+    #[fastrace::trace(properties = { "x": "{x}" })]
+    #[inline(never)]
+    pub fn scalar(x: u64) -> u64 {
+        black_box(x) + 1
     }
 
     /// Runs `body` with a root span as the local parent; the spans are reported when it ends.

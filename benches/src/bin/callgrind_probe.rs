@@ -17,7 +17,9 @@
 //! `--queued` runs the calls in chunks that fit in the queue and lets the exporter deliver each
 //! chunk before the next (not timed): every record is built and queued.
 //! Variants: `plain_sync`, `plain_async`, `plain_args`, `{opik,tracing,fastrace}_off`,
-//! `{opik,tracing,fastrace}_{sync,async,args}`.
+//! `{opik,tracing,fastrace}_{sync,async,args}`, `{plain,opik,tracing,fastrace}_scalar` (`fn(u64)
+//! -> u64`, each framework's default capture), `opik_scalar_in`, `opik_scalar_none`,
+//! `tracing_scalar_none`.
 
 use opik_benches::{
     fastrace_traced, opik_tracked, plain, poll_once, sample_args, sink_with, time_nested,
@@ -91,6 +93,9 @@ fn main() {
     }
     tracing_instrumented::install();
     fastrace_traced::install();
+    // The fast span clock, calibrated now: the exporter does it when it starts, which under
+    // callgrind can be after the measured loop began (its calls would read the system clock).
+    opik::__private::bench::anchor();
     let sink = sink_with(|b| {
         let b = match queue {
             Some(n) => b.queue_capacity(n),
@@ -115,6 +120,13 @@ fn main() {
     let args_call = |f: fn(&str, u32, &opik_benches::Options) -> String| {
         move || {
             black_box(f(black_box(query), black_box(top_k), black_box(&options)));
+        }
+    };
+    let scalar_call = |f: fn(u64) -> u64| {
+        let mut x = 0u64;
+        move || {
+            x += 1;
+            black_box(f(black_box(x)));
         }
     };
     let opik_root = |body: &mut dyn FnMut()| opik_tracked::root(body);
@@ -150,6 +162,23 @@ fn main() {
             )
         }
         "fastrace_args" => probe_loop(n, fastrace_root, args_call(fastrace_traced::with_args)),
+        "plain_scalar" => probe_loop(n, no_root, scalar_call(plain::scalar)),
+        "opik_scalar" => sink
+            .client
+            .run(|| probe_loop(n, opik_root, scalar_call(opik_tracked::scalar))),
+        "opik_scalar_in" => sink
+            .client
+            .run(|| probe_loop(n, opik_root, scalar_call(opik_tracked::scalar_in))),
+        "opik_scalar_none" => sink
+            .client
+            .run(|| probe_loop(n, opik_root, scalar_call(opik_tracked::scalar_none))),
+        "tracing_scalar" => probe_loop(n, tracing_root, scalar_call(tracing_instrumented::scalar)),
+        "tracing_scalar_none" => probe_loop(
+            n,
+            tracing_root,
+            scalar_call(tracing_instrumented::scalar_none),
+        ),
+        "fastrace_scalar" => probe_loop(n, fastrace_root, scalar_call(fastrace_traced::scalar)),
         other => {
             eprintln!("unknown variant {other:?}; {usage}");
             std::process::exit(2)

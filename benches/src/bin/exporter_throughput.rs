@@ -139,6 +139,7 @@ fn throughput(options: &Options, shape: Shape) {
     let traces = options.spans.div_ceil(CHILDREN_PER_TRACE + 1);
     let mut paused = Duration::ZERO;
     reset_peak_rss();
+    let exporter_cpu_before = thread_cpu("opik-exporter");
     let start = Instant::now();
     client.run(|| {
         for _ in 0..traces {
@@ -160,6 +161,7 @@ fn throughput(options: &Options, shape: Shape) {
     let produced_in = start.elapsed();
     let report = client.flush(Duration::from_secs(120));
     let elapsed = start.elapsed();
+    let exporter_cpu = thread_cpu("opik-exporter").saturating_sub(exporter_cpu_before);
     let stats = report.stats;
     let spans = traces * (CHILDREN_PER_TRACE + 1);
     println!(
@@ -179,6 +181,14 @@ fn throughput(options: &Options, shape: Shape) {
         report.completed,
         proc_status_kib("VmHWM").unwrap_or(0),
     );
+    // The exporter thread's own CPU time: what one core sustains, whatever else ran on the
+    // machine (the wall-clock rate above shares two cores with the caller and the server).
+    println!(
+        "  exporter thread CPU: {:.3} s = {:.0} ns per record = {:.0} records/s of one core",
+        exporter_cpu.as_secs_f64(),
+        exporter_cpu.as_nanos() as f64 / stats.delivered.max(1) as f64,
+        stats.delivered as f64 / exporter_cpu.as_secs_f64().max(1e-9),
+    );
     if options.validate {
         let problems = server.problems();
         println!(
@@ -190,6 +200,32 @@ fn throughput(options: &Options, shape: Shape) {
             println!("  problem: {p}");
         }
     }
+}
+
+/// The CPU time (user + system) of this process's thread named `name`, from
+/// `/proc/self/task/*/stat` (zero where there is no `/proc`).
+fn thread_cpu(name: &str) -> Duration {
+    let ticks = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|task| {
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            if comm.trim() != name {
+                return None;
+            }
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            // Fields after the parenthesised command: state is the 3rd field, utime the 14th.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: u64 = fields.get(11)?.parse().ok()?;
+            let stime: u64 = fields.get(12)?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .sum::<u64>();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_nanos(ticks * 1_000_000_000 / hz)
 }
 
 /// The SDK's default queue capacity (the bench clients keep it).
