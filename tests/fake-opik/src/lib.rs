@@ -453,6 +453,11 @@ impl FakeOpik {
         self.shared.lock().discarded
     }
 
+    /// The bytes of the request bodies that arrived in throughput mode, as sent (compressed).
+    pub fn discarded_bytes(&self) -> u64 {
+        self.shared.lock().discarded_bytes
+    }
+
     // ---- validation ----
 
     /// Every problem found so far, each naming the request (`#SEQ METHOD PATH`), then the

@@ -77,6 +77,8 @@ pub(crate) struct State {
     /// Throughput mode (see `FakeOpik::discard_bodies`) and the requests it answered.
     pub discard: bool,
     pub discarded: u64,
+    /// The bytes of the bodies discarded, as they came over the wire.
+    pub discarded_bytes: u64,
     /// The stateful backend: what the requests answered by default wrote.
     pub store: Store,
 }
@@ -267,6 +269,7 @@ async fn handle(shared: Arc<Shared>, addr: SocketAddr, req: Request<HyperBody>) 
     };
     let raw = collected.to_bytes();
     if shared.lock().discard {
+        shared.lock().discarded_bytes += raw.len() as u64;
         return discarded(&shared, parts.method.as_str(), parts.uri.path(), arrived).await;
     }
     let method = parts.method.as_str().to_string();
