@@ -19,10 +19,11 @@
 //! Variants: `plain_sync`, `plain_async`, `plain_args`, `{opik,tracing,fastrace}_off`,
 //! `{opik,tracing,fastrace}_{sync,async,args}`, `{plain,opik,tracing,fastrace}_scalar` (`fn(u64)
 //! -> u64`, each framework's default capture), `opik_scalar_in`, `opik_scalar_none`,
-//! `tracing_scalar_none`.
+//! `tracing_scalar_none`, `{plain,opik}_stream` and `opik_stream_uncaptured` (100 tokens a
+//! call).
 
 use opik_benches::{
-    fastrace_traced, opik_tracked, plain, poll_once, sample_args, sink_with, time_nested,
+    drain, fastrace_traced, opik_tracked, plain, poll_once, sample_args, sink_with, time_nested,
     time_nested_queued, tracing_instrumented,
 };
 use std::hint::black_box;
@@ -179,6 +180,20 @@ fn main() {
             scalar_call(tracing_instrumented::scalar_none),
         ),
         "fastrace_scalar" => probe_loop(n, fastrace_root, scalar_call(fastrace_traced::scalar)),
+        // A 100-token stream consumed whole per call: divide by 100 for the per-item figure.
+        "plain_stream" => probe_loop(n, no_root, || {
+            black_box(drain(plain::token_stream()));
+        }),
+        "opik_stream" => sink.client.run(|| {
+            probe_loop(n, opik_root, || {
+                black_box(drain(opik_tracked::token_stream()));
+            })
+        }),
+        "opik_stream_uncaptured" => sink.client.run(|| {
+            probe_loop(n, opik_root, || {
+                black_box(drain(opik_tracked::token_stream_uncaptured()));
+            })
+        }),
         other => {
             eprintln!("unknown variant {other:?}; {usage}");
             std::process::exit(2)

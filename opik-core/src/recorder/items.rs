@@ -15,14 +15,24 @@ use serde_json::Value;
 pub(crate) type Aggregate = Box<dyn FnOnce(Vec<Value>) -> Value + Send>;
 
 /// The items seen so far.
+///
+/// While every item is a string (a streamed answer's tokens), the buffer holds `[` and their
+/// escaped contents joined, without quotes: each item is appended and unquoted as it comes,
+/// which costs a copy of the item, where joining them at the end scanned the whole text for
+/// quotes again. Their lengths are kept (varint-encoded, counted against the limit) so that
+/// the array can still be written as it was, should an item that is not a string follow.
 pub struct ItemCapture {
-    /// `[item,item,...` (the closing bracket is added at the end).
+    /// `[item,item,...` (the closing bracket is added at the end), or `[` and the joined
+    /// contents of string items.
     buf: JsonBuf,
     /// Where the item being written starts.
     mark: usize,
     items: u64,
     kept: u64,
+    /// Every kept item so far was a string (the buffer holds their joined contents).
     all_strings: bool,
+    /// While `all_strings`: the contents' lengths in bytes, LEB128, one after another.
+    lengths: Vec<u8>,
     truncated: bool,
     limit: usize,
     /// When the first `Ok` item came (the span's `ttft`: an error is no first token).
@@ -43,6 +53,7 @@ impl ItemCapture {
             items: 0,
             kept: 0,
             all_strings: true,
+            lengths: Vec::new(),
             truncated: false,
             limit,
             first_item_at: None,
@@ -56,7 +67,10 @@ impl ItemCapture {
     #[inline]
     pub fn item(&mut self) -> &mut JsonBuf {
         self.mark = self.buf.len();
-        if self.kept > 0 {
+        if self.all_strings {
+            // A string item (the usual stream of tokens) is written already unquoted.
+            self.buf.next_string_bare();
+        } else if self.kept > 0 {
             self.buf.push_byte(b',');
         }
         self.writing = true;
@@ -81,17 +95,59 @@ impl ItemCapture {
         if !std::mem::take(&mut self.writing) {
             return; // an `Err`, or an item with nothing captured
         }
-        if self.truncated || self.buf.len() > self.limit {
+        if self.truncated || self.buf.len() + self.lengths.len() > self.limit {
             // Past the limit: this item and every later one is counted, not kept.
+            self.buf.took_bare();
             self.buf.truncate(self.mark);
             self.truncated = true;
             return;
         }
-        let start = self.mark + usize::from(self.kept > 0);
-        if self.buf.byte(start) != Some(b'"') {
-            self.all_strings = false;
+        if self.all_strings {
+            if self.buf.took_bare() {
+                push_length(&mut self.lengths, self.buf.len() - self.mark);
+            } else if self.buf.byte(self.mark) == Some(b'"') {
+                // A string that came through serde (an enum's name...): quoted, unquote it.
+                push_length(&mut self.lengths, self.buf.len() - self.mark - 2);
+                self.buf.unquote_last(self.mark);
+            } else {
+                self.rewrite_as_array();
+            }
         }
         self.kept += 1;
+    }
+
+    /// Rewrites the joined string items as the array they were, with the item just written
+    /// (not a string, from `mark` on) after them.
+    #[cold]
+    fn rewrite_as_array(&mut self) {
+        let last = self.buf.as_str()[self.mark..].to_owned();
+        let mut rebuilt = JsonBuf::with_prefix(self.strings_as_array(self.mark).as_bytes());
+        if self.kept > 0 {
+            rebuilt.push_byte(b',');
+        }
+        rebuilt.raw_str(&last);
+        self.buf = rebuilt;
+        self.all_strings = false;
+        self.lengths = Vec::new();
+    }
+
+    /// `["a","b"` from the joined contents in `buf[1..end]` and their lengths.
+    fn strings_as_array(&self, end: usize) -> String {
+        let joined = &self.buf.as_str()[1..end];
+        let mut out = String::with_capacity(joined.len() + 3 * self.kept as usize + 1);
+        out.push('[');
+        let (mut at, mut lengths) = (0, &self.lengths[..]);
+        while let Some((len, rest)) = pop_length(lengths) {
+            if at > 0 || out.len() > 1 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(&joined[at..at + len]);
+            out.push('"');
+            at += len;
+            lengths = rest;
+        }
+        out
     }
 
     /// How many items were yielded.
@@ -101,29 +157,37 @@ impl ItemCapture {
 
     /// The output the items make (`None` when nothing was yielded and nothing aggregates).
     /// Without an aggregate function the output's JSON is written straight from the buffer:
-    /// the array as it is, or the strings' escaped contents joined (each item was written as a
-    /// valid JSON string, so the concatenation of their insides is the concatenation's
-    /// inside); only `aggregate` parses the items back into values.
+    /// the joined strings between quotes, or the array as it is; only `aggregate` parses the
+    /// items back into values.
     pub(crate) fn output(mut self, aggregate: Option<Aggregate>) -> Option<Payload> {
-        self.buf.push_byte(b']');
-        let text = self.buf.as_str();
-        let mut out = String::with_capacity(text.len() + 32);
+        if self.items == 0 && aggregate.is_none() {
+            return None;
+        }
+        let mut out = String::with_capacity(self.buf.len() + 32);
         out.push_str("{\"output\":");
         match aggregate {
             Some(f) => {
-                let items: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
+                let mut text = if self.all_strings {
+                    self.strings_as_array(self.buf.len())
+                } else {
+                    self.buf.as_str().to_owned()
+                };
+                text.push(']');
+                let items: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
                 let value = to_value(&crate::model::guarded(|| f(items)).unwrap_or_else(|panic| {
                     Value::String(format!("<aggregate panicked: {panic}>"))
                 }));
                 out.push_str(&value.to_string());
             }
-            None if self.items == 0 => return None,
             None if self.all_strings => {
                 out.push('"');
-                join_string_contents(text, &mut out);
+                out.push_str(&self.buf.as_str()[1..]);
                 out.push('"');
             }
-            None => out.push_str(text),
+            None => {
+                self.buf.push_byte(b']');
+                out.push_str(self.buf.as_str());
+            }
         }
         if self.truncated {
             out.push_str(",\"opik_truncated\":true");
@@ -133,29 +197,30 @@ impl ItemCapture {
     }
 }
 
-/// Appends the insides of the JSON strings of `array` (`["a","b\"c"]`) to `out`, as escaped
-/// JSON text: a quote inside a string is always escaped, so the strings' ends are the quotes
-/// that no backslash escapes.
-fn join_string_contents(array: &str, out: &mut String) {
-    let bytes = array.as_bytes();
-    let mut inside = false;
-    let mut from = 0;
-    let mut at = 0;
-    // Only quotes and backslashes matter: jump from one to the next.
-    while let Some(found) = memchr::memchr2(b'"', b'\\', &bytes[at..]) {
-        let i = at + found;
-        if bytes[i] == b'\\' {
-            at = i + 2; // an escape: the next byte is not a quote that ends the string
-            continue;
+/// Appends `len` as LEB128.
+#[inline]
+fn push_length(out: &mut Vec<u8>, mut len: usize) {
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            out.push(byte);
+            return;
         }
-        if inside {
-            out.push_str(&array[from..i]);
-        } else {
-            from = i + 1;
-        }
-        inside = !inside;
-        at = i + 1;
+        out.push(byte | 0x80);
     }
+}
+
+/// The first LEB128 length of `bytes` and what follows it.
+fn pop_length(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let mut len = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        len |= usize::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((len, &bytes[i + 1..]));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -213,6 +278,30 @@ mod tests {
         assert!(
             text.starts_with("token-000 token-001 ") && text.len() < 130,
             "{text}"
+        );
+    }
+
+    #[test]
+    fn strings_then_something_else_are_the_array_they_were() {
+        let items = [
+            json!(""),
+            json!("a\"b"),
+            json!(""),
+            json!("\u{1F3B8}"),
+            json!(7),
+            json!("z"),
+        ];
+        let c = capture(1 << 20, &items);
+        assert_eq!(c.output(None).unwrap().to_value(), json!({"output": items}));
+        let strings = [json!("x"), json!(""), json!("y\n")];
+        let echo: Aggregate = Box::new(Value::Array);
+        assert_eq!(
+            capture(1 << 20, &strings)
+                .output(Some(echo))
+                .unwrap()
+                .to_value(),
+            json!({"output": strings}),
+            "an aggregate gets the strings one by one"
         );
     }
 

@@ -41,6 +41,10 @@ pub struct JsonBuf {
     len: usize,
     /// Once the text outgrew `inline`: all of it.
     heap: Option<Vec<u8>>,
+    /// Set by a stream's item capture: the next top-level string is written without its
+    /// quotes (its contents, escaped), and `wrote_bare` says so.
+    bare_string: bool,
+    wrote_bare: bool,
 }
 
 impl Default for JsonBuf {
@@ -50,6 +54,8 @@ impl Default for JsonBuf {
             inline: [0; INLINE],
             len: 0,
             heap: None,
+            bare_string: false,
+            wrote_bare: false,
         }
     }
 }
@@ -90,8 +96,10 @@ impl JsonBuf {
     /// A buffer of its own (not the thread's scratch) starting with `prefix`: for what is
     /// captured across calls, a stream's items.
     pub(crate) fn with_prefix(prefix: &[u8]) -> JsonBuf {
+        let mut heap = Vec::with_capacity(FIRST_CAPACITY.max(prefix.len()));
+        heap.extend_from_slice(prefix);
         JsonBuf {
-            heap: Some(prefix.to_vec()),
+            heap: Some(heap),
             ..JsonBuf::default()
         }
     }
@@ -106,13 +114,33 @@ impl JsonBuf {
     }
 
     /// Bytes written so far.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.bytes().len()
+        match &self.heap {
+            Some(h) => h.len(),
+            None => self.len,
+        }
     }
 
     /// The byte at `i`, if written.
+    #[inline]
     pub(crate) fn byte(&self, i: usize) -> Option<u8> {
         self.bytes().get(i).copied()
+    }
+
+    /// Replaces the JSON string written from `start` on (`"..."`, the last write) by its
+    /// escaped contents, without the quotes: a stream's string items are kept joined, so
+    /// that nothing is left to join, or scan, when the stream ends.
+    pub(crate) fn unquote_last(&mut self, start: usize) {
+        let end = self.len();
+        debug_assert!(end >= start + 2 && self.byte(start) == Some(b'"'));
+        let bytes: &mut [u8] = match &mut self.heap {
+            Some(h) => h,
+            None => &mut self.inline[..self.len],
+        };
+        bytes.copy_within(start + 1..end - 1, start);
+        // What is left is text: the contents of a JSON string, cut at its quotes (ASCII).
+        self.truncate(end - 2);
     }
 
     /// Appends bytes of JSON text.
@@ -202,9 +230,35 @@ impl JsonBuf {
         }
     }
 
+    /// Has the next [`string`](Self::string) written without its quotes (for the joined items
+    /// of a stream, see `items`).
+    #[inline]
+    pub(crate) fn next_string_bare(&mut self) {
+        self.bare_string = true;
+        self.wrote_bare = false;
+    }
+
+    /// Whether the last value was a string written without its quotes; forgets it.
+    #[inline]
+    pub(crate) fn took_bare(&mut self) -> bool {
+        self.bare_string = false;
+        std::mem::take(&mut self.wrote_bare)
+    }
+
     /// Writes `text` as a JSON string.
     #[inline]
     pub fn string(&mut self, text: &str) {
+        if std::mem::take(&mut self.bare_string) {
+            self.wrote_bare = true;
+            if super::fast::needs_no_escape(text) {
+                self.extend(text.as_bytes());
+            } else {
+                let start = self.len();
+                let _ = serde_json::to_writer(&mut *self, text);
+                self.unquote_last(start);
+            }
+            return;
+        }
         if super::fast::needs_no_escape(text) {
             // Most strings (identifiers, tokens, prompts in plain text) need no escaping: one
             // copy between quotes.
