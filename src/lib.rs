@@ -155,8 +155,8 @@
 //! |---|---|---|
 //! | `enabled` | yes | recording; without it `#[track]` still checks its arguments but emits the function unchanged and the runtime API does nothing (zero cost for libraries) |
 //! | `testing` | no | `opik::testing`: capture traces in memory and assert on them |
-//! | `tracing` | no | `opik::integrations::OpikLayer`: `tracing` spans as Opik spans; OpenTelemetry GenAI spans (`rig`, `genai`, `langchain-rust`...) as `llm` spans with model, provider and usage |
-//! | `openai` | no | `opik::integrations::openai::track_openai`: chat completions (plain and streamed) of an `async-openai` client as `llm` spans, like Python's `track_openai` |
+//! | `tracing` | no | `opik::integrations::OpikLayer`: `tracing` spans as Opik spans; the OpenTelemetry GenAI spans of `rig` and `genai` (`otel`) as `llm`, `tool` and `general` spans with model, provider, usage, messages and errors; `langchain-rust`'s own spans with model, provider and usage |
+//! | `openai` | no | `opik::integrations::openai::track_openai`: chat completions and Responses API calls (plain and streamed) and embeddings of an `async-openai` client as `llm` spans, like Python's `track_openai` |
 //! | `evaluation` | no | `opik::evaluate` and `opik::evaluation`: datasets, experiments, metrics and LLM judges (implies `enabled`) |
 //!
 //! ## Configuration

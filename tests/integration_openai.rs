@@ -1,8 +1,8 @@
 //! Issue "integrations": an `async-openai` client wrapped with `track_openai` records each chat
 //! completion as an `llm` span under the current tracked call, with model, provider, input
 //! messages, output, usage and errors; a streamed completion becomes one span whose output is
-//! the chunks joined, with the usage of the last chunk. Tested against a fake OpenAI endpoint on
-//! loopback.
+//! the chunks joined, with the usage of the last chunk. Responses API calls (plain and streamed)
+//! and embeddings are `llm` spans too. Tested against a fake OpenAI endpoint on loopback.
 
 mod common;
 
@@ -23,6 +23,8 @@ use tokio::net::{TcpListener, TcpStream};
 enum Answer {
     Json(u16, Value),
     Stream(Vec<Value>),
+    /// Server-sent events with an `event:` line each (the Responses API), named by `type`.
+    NamedStream(Vec<Value>),
 }
 
 /// A fake OpenAI API on loopback: answers every request with `answer`, keeps the request
@@ -105,6 +107,18 @@ async fn serve(mut conn: TcpStream, answer: Answer, bodies: Arc<Mutex<Vec<Value>
                 r.push_str(&format!("data: {c}\n\n"));
             }
             r.push_str("data: [DONE]\n\n");
+            r
+        }
+        Answer::NamedStream(events) => {
+            let mut r = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                         connection: close\r\n\r\n"
+                .to_owned();
+            for e in events {
+                r.push_str(&format!(
+                    "event: {}\ndata: {e}\n\n",
+                    e["type"].as_str().unwrap()
+                ));
+            }
             r
         }
     };
@@ -352,4 +366,273 @@ async fn recorded_completions_are_valid_opik_requests() {
         streamed_span["usage"]["original_usage.prompt_tokens_details.cached_tokens"], 1,
         "nested usage details are kept flattened, as the Python SDK does"
     );
+}
+
+// ---- The Responses API and embeddings ------------------------------------------------------
+
+fn response_body(text: &str, status: &str) -> Value {
+    json!({
+        "id": "resp_1", "object": "response", "created_at": 1_764_000_000, "status": status,
+        "model": "gpt-4o-mini-2024-07-18",
+        "output": [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+        "usage": {"input_tokens": 14, "input_tokens_details": {"cached_tokens": 4},
+                  "output_tokens": 9, "output_tokens_details": {"reasoning_tokens": 2},
+                  "total_tokens": 23},
+        "parallel_tool_calls": true, "tool_choice": "auto", "tools": [],
+        "error": null, "incomplete_details": null, "metadata": {},
+    })
+}
+
+fn responses_request(question: &str) -> async_openai::types::responses::CreateResponse {
+    async_openai::types::responses::CreateResponseArgs::default()
+        .model("gpt-4o-mini")
+        .instructions("Answer in one sentence.")
+        .input(question)
+        .temperature(0.5)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_responses_call_is_an_llm_span_with_usage_including_cached_tokens() {
+    let fake = FakeOpenAi::start(Answer::Json(
+        200,
+        response_body("Try A minor.", "completed"),
+    ))
+    .await;
+    let openai = fake.client();
+    let recorder = Recorder::new();
+    let response = recorder
+        .run_async(openai.responses().create(responses_request("Which scale?")))
+        .await
+        .unwrap();
+    assert_eq!(response.id, "resp_1");
+    let recorded = recorder.recorded_async().await;
+    let span = recorded.span("responses_create");
+    assert_eq!(span["type"], "llm");
+    assert_eq!(span["tags"], json!(["openai"]));
+    assert_eq!(span["model"], "gpt-4o-mini-2024-07-18");
+    assert_eq!(span["metadata"]["request_model"], "gpt-4o-mini");
+    assert_eq!(span["provider"], "openai");
+    assert_eq!(span["input"]["input"], "Which scale?");
+    assert_eq!(span["input"]["instructions"], "Answer in one sentence.");
+    assert_eq!(
+        span["output"]["output"][0]["content"][0]["text"],
+        "Try A minor."
+    );
+    assert_eq!(span["usage"]["prompt_tokens"], 14);
+    assert_eq!(span["usage"]["completion_tokens"], 9);
+    assert_eq!(
+        span["usage"]["original_usage.input_tokens_details.cached_tokens"], 4,
+        "what Opik's cost computation reads for a Responses call's cached tokens"
+    );
+    assert_eq!(span["metadata"]["temperature"], 0.5);
+    assert_eq!(span["metadata"]["type"], "openai_responses");
+    assert_eq!(span["metadata"]["status"], "completed");
+    assert!(span.get("error_info").is_none());
+    assert_eq!(fake.bodies.lock().unwrap()[0]["model"], "gpt-4o-mini");
+}
+
+fn event(kind: &str, mut body: Value, seq: u64) -> Value {
+    body["type"] = Value::from(kind);
+    body["sequence_number"] = Value::from(seq);
+    body
+}
+
+#[tokio::test]
+async fn a_streamed_responses_call_records_the_final_response() {
+    let mut created = response_body("", "in_progress");
+    created["output"] = json!([]);
+    created["usage"] = Value::Null;
+    let fake = FakeOpenAi::start(Answer::NamedStream(vec![
+        event("response.created", json!({"response": created}), 0),
+        event(
+            "response.output_text.delta",
+            json!({"item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "Try "}),
+            1,
+        ),
+        event(
+            "response.output_text.delta",
+            json!({"item_id": "msg_1", "output_index": 0, "content_index": 0,
+                   "delta": "A minor."}),
+            2,
+        ),
+        event(
+            "response.completed",
+            json!({"response": response_body("Try A minor.", "completed")}),
+            3,
+        ),
+    ]))
+    .await;
+    let openai = fake.client();
+    let recorder = Recorder::new();
+    let text = recorder
+        .run_async(async {
+            use async_openai::types::responses::ResponseStreamEvent;
+            use futures_util::StreamExt;
+            let mut stream = openai
+                .responses()
+                .create_stream(responses_request("Which scale?"))
+                .await
+                .unwrap();
+            let mut text = String::new();
+            while let Some(event) = stream.next().await {
+                if let ResponseStreamEvent::ResponseOutputTextDelta(d) = event.unwrap() {
+                    text.push_str(&d.delta);
+                }
+            }
+            text
+        })
+        .await;
+    assert_eq!(text, "Try A minor.");
+    let recorded = recorder.recorded_async().await;
+    let span = recorded.span("responses_create");
+    assert_eq!(
+        span["output"]["output"][0]["content"][0]["text"],
+        "Try A minor."
+    );
+    assert_eq!(span["usage"]["total_tokens"], 23);
+    assert_eq!(span["model"], "gpt-4o-mini-2024-07-18");
+    assert_eq!(span["metadata"]["stream_events"], 4);
+    assert!(span.get("error_info").is_none(), "{span}");
+    assert_eq!(fake.bodies.lock().unwrap()[0]["stream"], true);
+}
+
+#[tokio::test]
+async fn a_failed_responses_stream_and_one_dropped_early_record_their_errors() {
+    let mut failed = response_body("", "failed");
+    failed["output"] = json!([]);
+    failed["error"] = json!({"code": "server_error", "message": "the model crashed"});
+    let fake = FakeOpenAi::start(Answer::NamedStream(vec![event(
+        "response.failed",
+        json!({"response": failed}),
+        0,
+    )]))
+    .await;
+    let openai = fake.client();
+    let recorder = Recorder::new();
+    recorder
+        .run_async(async {
+            use futures_util::StreamExt;
+            let mut stream = openai
+                .responses()
+                .create_stream(responses_request("q"))
+                .await
+                .unwrap();
+            while stream.next().await.is_some() {}
+        })
+        .await;
+    let recorded = recorder.recorded_async().await;
+    let span = recorded.span("responses_create");
+    assert_eq!(
+        span["error_info"]["exception_type"], "server_error",
+        "{span}"
+    );
+    assert_eq!(span["error_info"]["message"], "the model crashed");
+
+    let half = FakeOpenAi::start(Answer::NamedStream(vec![event(
+        "response.output_text.delta",
+        json!({"item_id": "m", "output_index": 0, "content_index": 0, "delta": "Half"}),
+        0,
+    )]))
+    .await;
+    let openai = half.client();
+    let recorder = Recorder::new();
+    recorder
+        .run_async(async {
+            use futures_util::StreamExt;
+            let mut stream = openai
+                .responses()
+                .create_stream(responses_request("q"))
+                .await
+                .unwrap();
+            let _first = stream.next().await;
+        })
+        .await;
+    let recorded = recorder.recorded_async().await;
+    let span = recorded.span("responses_create");
+    assert_eq!(span["error_info"]["exception_type"], "cancelled");
+    assert_eq!(span["output"]["output_text"], "Half");
+}
+
+#[tokio::test]
+async fn an_embeddings_call_is_an_llm_span_without_the_vectors() {
+    let fake = FakeOpenAi::start(Answer::Json(
+        200,
+        json!({"object": "list", "model": "text-embedding-3-small",
+               "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3]},
+                        {"object": "embedding", "index": 1, "embedding": [0.4, 0.5, 0.6]}],
+               "usage": {"prompt_tokens": 7, "total_tokens": 7}}),
+    ))
+    .await;
+    let openai = fake.client().with_provider("mistral_ai");
+    let request = async_openai::types::embeddings::CreateEmbeddingRequestArgs::default()
+        .model("text-embedding-3-small")
+        .input(vec!["A minor", "E major"])
+        .build()
+        .unwrap();
+    let recorder = Recorder::new();
+    let response = recorder
+        .run_async(openai.embeddings().create(request))
+        .await
+        .unwrap();
+    assert_eq!(response.data.len(), 2);
+    let recorded = recorder.recorded_async().await;
+    let span = recorded.span("embeddings_create");
+    assert_eq!(span["type"], "llm");
+    assert_eq!(
+        span["provider"], "mistral",
+        "OpenTelemetry names become Opik's"
+    );
+    assert_eq!(span["model"], "text-embedding-3-small");
+    assert_eq!(span["input"]["input"], json!(["A minor", "E major"]));
+    assert_eq!(span["output"], json!({"embeddings": 2, "dimensions": 3}));
+    assert_eq!(span["usage"]["prompt_tokens"], 7);
+    assert_eq!(span["usage"]["total_tokens"], 7);
+    assert_eq!(span["metadata"]["type"], "openai_embeddings");
+}
+
+/// The Responses API and embeddings spans are valid Opik requests too.
+#[tokio::test]
+async fn responses_and_embeddings_are_valid_opik_requests() {
+    let server = fake_opik::FakeOpik::start();
+    let client = common::client_for(&server);
+    let responses = FakeOpenAi::start(Answer::Json(200, response_body("Yes.", "completed"))).await;
+    let embeddings = FakeOpenAi::start(Answer::Json(
+        200,
+        json!({"object": "list", "model": "text-embedding-3-small",
+               "data": [{"object": "embedding", "index": 0, "embedding": [0.1]}],
+               "usage": {"prompt_tokens": 2, "total_tokens": 2}}),
+    ))
+    .await;
+    client
+        .scope(async {
+            responses
+                .client()
+                .responses()
+                .create(responses_request("q"))
+                .await
+                .unwrap();
+            let request = async_openai::types::embeddings::CreateEmbeddingRequestArgs::default()
+                .model("text-embedding-3-small")
+                .input("q")
+                .build()
+                .unwrap();
+            embeddings
+                .client()
+                .embeddings()
+                .create(request)
+                .await
+                .unwrap();
+        })
+        .await;
+    assert!(
+        client
+            .flush_async(std::time::Duration::from_secs(5))
+            .await
+            .completed
+    );
+    server.assert_valid();
+    assert_eq!(server.spans().len(), 2);
 }

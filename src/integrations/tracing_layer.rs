@@ -3,11 +3,12 @@
 //!
 //! Add [`OpikLayer`] to the subscriber, and the spans that `tracing`-instrumented code opens
 //! inside a tracked call become Opik spans of the current trace, nested as they are in
-//! `tracing`. Spans that carry the [OpenTelemetry GenAI] fields, as `rig`, `genai`,
-//! `langchain-rust` and other LLM frameworks emit them, become `llm` spans with the model,
-//! provider and token usage Opik needs to show and price them. This is the Rust counterpart of
-//! the Python SDK's LangChain `OpikTracer`: an app built on such a framework gets Opik traces by
-//! adding one layer.
+//! `tracing`. Spans that follow the [OpenTelemetry GenAI] conventions, as `rig` and `genai`
+//! (feature `otel`) emit them, become `llm`, `tool` and `general` spans with the model,
+//! provider, token usage, messages and errors Opik needs to show and price them; the spans
+//! `langchain-rust` emits under its own field names are mapped too. An app built on such a
+//! framework gets Opik traces by adding one layer, as the Python SDK's framework integrations
+//! give them.
 //!
 //! ```
 //! use tracing_subscriber::prelude::*;
@@ -17,31 +18,49 @@
 //!     .init();
 //! ```
 //!
+//! ## What each framework gives
+//!
+//! | crate | spans | what Opik gets |
+//! |---|---|---|
+//! | `rig-core` / `rig-agent` 0.44 | `chat` (and `embeddings`...) per model call, `execute_tool` per tool call, `invoke_agent` per agent run | `llm` spans with model, provider, usage (cache and reasoning tokens included), messages and tools; `tool` spans with the arguments as input and the result as output; the agent as a `general` span with the prompt and the answer. Messages, tool arguments and results only with rig's `record_content_telemetry(true)`. rig records no error on its spans: a model call's span that ends without any response is recorded with a `no_response` error (the error itself went to the caller: record it with `#[track]` around the call) |
+//! | `genai` 0.7, feature `otel` | `chat {model}`, `embeddings {model}` per call | `llm` spans with model, provider, usage (cache and reasoning tokens included), request options in metadata, errors (`error.type` as the exception type); messages only with `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` |
+//! | `langchain-rust` 7 | `llm.generate`, `embed.documents`, `embed.query`, `tool.call`, `chain.call`, `agent.run`, `agent.plan` (its own field names, no `gen_ai.*`) | `llm` spans with model, provider and usage (`prompt_tokens`, `completion_tokens`), `tool` and `general` spans, errors from its `error` field; no prompts or answers, which langchain-rust never records on spans |
+//! | anything else | `tracing` spans (`#[instrument]`...) | `general` spans, fields as input; `#[instrument(err)]` errors as `error_info` |
+//!
+//! ## GenAI fields
+//!
+//! The mapping is the one the [`openai`](super::openai) wrapper uses too (one model rule, one
+//! set of provider names, usage keys and message shapes: see `src/integrations/gen_ai.rs`).
+//!
 //! | `tracing` field | becomes |
 //! |---|---|
-//! | `gen_ai.request.model` (else `gen_ai.response.model`) | `model` |
-//! | `gen_ai.provider.name` (else `gen_ai.system`) | `provider` |
-//! | `gen_ai.usage.input_tokens` / `gen_ai.usage.prompt_tokens` | `usage.prompt_tokens` |
-//! | `gen_ai.usage.output_tokens` / `gen_ai.usage.completion_tokens` | `usage.completion_tokens` |
-//! | `gen_ai.input.messages`, `gen_ai.prompt` (JSON text is parsed) | `input.messages` |
-//! | `gen_ai.output.messages`, `gen_ai.completion` (JSON text is parsed) | `output.messages` |
-//! | other `gen_ai.*` fields | `metadata` (`gen_ai.operation.name`, ...) |
-//! | `otel.name` | the span name (else the `tracing` span name) |
-//! | `error`, `exception.message`, `otel.status_code = "ERROR"` (+ `otel.status_message`), an `ERROR` event in the span | `error_info` |
-//! | any other field | `input`, by field name |
+//! | `gen_ai.operation.name` | the span type: `chat`, `text_completion`, `generate_content`, `embeddings` (and `rerank`, `transcription`, `image_generation`, `audio_generation`) → `llm`; `execute_tool` → `tool`; `invoke_agent`, `create_agent`, `invoke_workflow`, `plan`, `retrieval` → `general`; another or none: `llm` when the span declares a model, provider or usage field, else `general` |
+//! | `gen_ai.response.model`, else `gen_ai.request.model` | `model` (the answering model wins; the requested one goes to metadata as `request_model` when it differs) |
+//! | `gen_ai.provider.name` (else `gen_ai.system`) | `provider`, in Opik's names (`gcp.gemini` → `google_ai`, `gcp.vertex_ai` → `google_vertexai`, `aws.bedrock` → `bedrock`, `mistral_ai` → `mistral`, `x_ai` → `xai`, `azure.ai.openai` → `azure`...) |
+//! | `gen_ai.usage.input_tokens` / `output_tokens` / `cache_read.input_tokens` / `cache_creation.input_tokens` / `reasoning.output_tokens` (rig: `reasoning_tokens`, `tool_use_prompt_tokens`; older: `prompt_tokens`, `completion_tokens`) | `usage`, in the provider's shape so that Opik prices cached and reasoning tokens (e.g. `original_usage.prompt_tokens_details.cached_tokens` for OpenAI, `original_usage.cache_read_input_tokens` for Anthropic); on a `general` span (an agent's total over its turns) metadata instead, so that it is not counted twice |
+//! | `gen_ai.system_instructions` + `gen_ai.input.messages` (or `gen_ai.prompt`, JSON or text) | `input.messages`: OpenAI chat messages, the system prompt first |
+//! | `gen_ai.tool.definitions` | `input.tools` |
+//! | `gen_ai.output.messages` (or `gen_ai.completion`) | `output.choices`, as a chat completion has them |
+//! | `gen_ai.tool.call.arguments` / `gen_ai.tool.call.result` (tool spans) | `input` / `output` |
+//! | `error.type`, `otel.status_code = "error"`, `otel.status_message`, `exception.*`, `error`, an `ERROR` event (its `message` or `error` field), `gen_ai.tool.call.outcome = "error"` | `error_info` (`error.type` or `gen_ai.tool.error.type` as the exception type) |
+//! | `otel.name` | the span name; without it a span named after its operation (rig's) is named as the conventions name it: `chat gpt-4o-mini`, `execute_tool metronome`, `invoke_agent coach` |
+//! | every other field of a GenAI span (`gen_ai.request.temperature`, `gen_ai.response.id`, `server.address`, `rig.*`...) | `metadata` (JSON text parsed), with `created_from: "tracing"` |
 //!
-//! Which spans are recorded: a span whose `tracing` parent was recorded; else a span opened
-//! while a tracked call is current (it nests under that call); else a span that declares a
-//! `gen_ai.*` field, which starts a new trace. Other spans (an HTTP server's, a database
-//! driver's, outside any tracked call) are left alone, and so are spans below `INFO` (HTTP
-//! clients' and drivers' `DEBUG`/`TRACE` spans; see [`OpikLayer::with_level`]) unless they are
-//! GenAI spans. Filter further with [`Layer::with_filter`].
+//! Fields of spans that are neither GenAI nor langchain-rust spans are their `input`.
 //!
-//! The span type is decided when the span opens: `llm` when it *declares* a `gen_ai.*` field
-//! among `gen_ai.request.model`, `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.system`
-//! or `gen_ai.usage.*` (declared `Empty` and recorded later counts), `general` otherwise. Values
-//! may be recorded any time before the span closes (`Span::record`), as the frameworks do with
-//! the usage once the answer arrived.
+//! ## Which spans are recorded
+//!
+//! A span whose `tracing` parent was recorded; else a span opened while a tracked call is
+//! current (it nests under that call); else a GenAI or langchain-rust span, which starts a new
+//! trace. Other spans (an HTTP server's, a database driver's, outside any tracked call) are
+//! left alone, and so are spans below `INFO` (HTTP clients' and drivers' `DEBUG`/`TRACE`
+//! spans; see [`OpikLayer::with_level`]) unless they are GenAI or langchain-rust spans. Filter
+//! further with [`Layer::with_filter`]. Nothing is recorded, and the layer costs a check per
+//! span, while the SDK is off.
+//!
+//! The span type is decided when the span opens, from the operation recorded then (rig and
+//! genai name it at creation); values may be recorded any time before the span closes
+//! (`Span::record`), as the frameworks do with the usage once the answer arrived.
 //!
 //! Limits: `#[track]` calls made while a `tracing` span is entered nest under the enclosing
 //! *tracked* call, not under the `tracing` span (the Opik context is task-local and a layer
@@ -50,24 +69,17 @@
 //!
 //! [OpenTelemetry GenAI]: https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/
 
-use crate::{ErrorInfo, SpanHandle, SpanType, SpanUpdate, Usage};
+use super::gen_ai::{self, Tokens};
+use crate::{ErrorInfo, SpanHandle, SpanType, SpanUpdate};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::Context as LayerContext;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
-
-/// Fields whose presence makes a span an `llm` span.
-fn is_llm_field(name: &str) -> bool {
-    matches!(
-        name,
-        "gen_ai.request.model" | "gen_ai.operation.name" | "gen_ai.provider.name" | "gen_ai.system"
-    ) || name.starts_with("gen_ai.usage.")
-}
 
 /// The layer; see the [module docs](self).
 #[derive(Clone, Debug)]
@@ -83,7 +95,7 @@ impl Default for OpikLayer {
 
 impl OpikLayer {
     /// A layer with the default rules (see the [module docs](self)): spans at `INFO` or more
-    /// important, and GenAI spans at any level.
+    /// important, and GenAI and langchain-rust spans at any level.
     pub fn new() -> Self {
         OpikLayer::default()
     }
@@ -98,185 +110,434 @@ impl OpikLayer {
     }
 }
 
-/// What a span recorded so far.
-#[derive(Default)]
-struct Fields {
-    name: Option<String>,
-    model: Option<String>,
-    response_model: Option<String>,
-    provider: Option<String>,
-    system: Option<String>,
-    prompt_tokens: Option<i64>,
-    completion_tokens: Option<i64>,
-    input: Map<String, Value>,
-    gen_input: Option<Value>,
-    output: Option<Value>,
-    metadata: Map<String, Value>,
-    error: Option<String>,
-    status_error: bool,
-    status_message: Option<String>,
+/// Where a span's fields come from, which decides how they are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Declares `gen_ai.*` fields (rig, genai, OpenTelemetry GenAI instrumentation).
+    GenAi,
+    /// One of langchain-rust's documented spans (its own field names).
+    LangChain,
+    /// Any other span: its fields are its input.
+    Plain,
 }
 
-impl Fields {
-    fn set(&mut self, field: &Field, value: Value) {
-        let name = field.name();
-        let text = || match &value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let int = || match &value {
-            Value::Number(n) => n.as_i64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        };
-        match name {
-            "otel.name" => self.name = Some(text()),
-            "otel.kind" => {}
-            "otel.status_code" => self.status_error = text().eq_ignore_ascii_case("error"),
-            "otel.status_message" => self.status_message = Some(text()),
-            "error" | "exception.message" => self.error = Some(text()),
-            "gen_ai.request.model" => self.model = Some(text()),
-            "gen_ai.response.model" => self.response_model = Some(text()),
-            "gen_ai.provider.name" => self.provider = Some(text()),
-            "gen_ai.system" => self.system = Some(text()),
-            "gen_ai.usage.input_tokens" | "gen_ai.usage.prompt_tokens" => {
-                self.prompt_tokens = int();
-            }
-            "gen_ai.usage.output_tokens" | "gen_ai.usage.completion_tokens" => {
-                self.completion_tokens = int();
-            }
-            "gen_ai.input.messages" | "gen_ai.prompt" => self.gen_input = Some(parsed(value)),
-            "gen_ai.output.messages" | "gen_ai.completion" => self.output = Some(parsed(value)),
-            n if n.starts_with("gen_ai.") => {
-                self.metadata.insert(n.to_owned(), value);
-            }
-            n => {
-                self.input.insert(n.to_owned(), value);
-            }
+/// langchain-rust 7's spans (`langchain_rust::observability`'s table) and their types.
+fn langchain_span_type(meta: &Metadata<'_>) -> Option<SpanType> {
+    if !meta.target().starts_with("langchain_rust") {
+        return None;
+    }
+    match meta.name() {
+        "llm.generate" | "embed.documents" | "embed.query" => Some(SpanType::Llm),
+        "tool.call" => Some(SpanType::Tool),
+        "chain.call" | "agent.run" | "agent.plan" => Some(SpanType::General),
+        _ => None,
+    }
+}
+
+/// Fields whose declaration makes a GenAI span of no known operation an `llm` span.
+fn is_model_field(name: &str) -> bool {
+    matches!(
+        name,
+        "gen_ai.request.model" | "gen_ai.provider.name" | "gen_ai.system"
+    ) || name.starts_with("gen_ai.usage.")
+}
+
+/// Fields through which a span reports its errors; a GenAI model call whose span has none
+/// (rig's) and that ends with no response at all is taken to have failed.
+fn is_error_field(name: &str) -> bool {
+    matches!(
+        name,
+        "otel.status_code" | "error.type" | "error" | "exception.message"
+    )
+}
+
+/// The kind and type of a span about to open, from its declared fields and the values it
+/// has at creation.
+fn classify(attrs: &Attributes<'_>) -> (Kind, SpanType) {
+    let meta = attrs.metadata();
+    if let Some(t) = langchain_span_type(meta) {
+        return (Kind::LangChain, t);
+    }
+    let fields = meta.fields();
+    if !fields.iter().any(|f| f.name().starts_with("gen_ai.")) {
+        return (Kind::Plain, SpanType::General);
+    }
+    let mut op = Operation(None);
+    attrs.record(&mut op);
+    let by_operation = op.0.as_deref().and_then(gen_ai::span_type_of_operation);
+    let span_type = by_operation.unwrap_or_else(|| {
+        if fields.iter().any(|f| is_model_field(f.name())) {
+            SpanType::Llm
+        } else {
+            SpanType::General
         }
-    }
-
-    fn error_info(&self) -> Option<ErrorInfo> {
-        match (&self.error, self.status_error) {
-            (Some(message), _) => Some(ErrorInfo::new("error", message.clone())),
-            (None, true) => Some(ErrorInfo::new(
-                "error",
-                self.status_message
-                    .clone()
-                    .unwrap_or_else(|| "otel.status_code = ERROR".to_owned()),
-            )),
-            (None, false) => None,
-        }
-    }
+    });
+    (Kind::GenAi, span_type)
 }
 
-/// JSON text (a message list, say) is kept as JSON; anything else as it is.
-fn parsed(value: Value) -> Value {
-    match value {
-        Value::String(s) => match serde_json::from_str::<Value>(&s) {
-            Ok(v @ (Value::Array(_) | Value::Object(_))) => v,
-            _ => Value::String(s),
-        },
-        other => other,
-    }
-}
+/// Reads `gen_ai.operation.name` at creation.
+struct Operation(Option<String>);
 
-struct Visitor<'a>(&'a mut Fields);
-
-impl Visit for Visitor<'_> {
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.set(field, Value::from(value));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.set(field, Value::from(value));
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.set(field, Value::from(value));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.set(field, Value::from(value));
-    }
+impl Visit for Operation {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.set(field, Value::from(value));
-    }
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.set(field, Value::from(value.to_string()));
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.set(field, Value::from(format!("{value:?}")));
-    }
-}
-
-/// The message of an `ERROR` event.
-#[derive(Default)]
-struct EventMessage(Option<String>);
-
-impl Visit for EventMessage {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = Some(format!("{value:?}"));
-        }
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
+        if field.name() == "gen_ai.operation.name" {
             self.0 = Some(value.to_owned());
         }
     }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "gen_ai.operation.name" {
+            self.0 = Some(format!("{value:?}"));
+        }
+    }
 }
 
-/// What the span's end hands to its recorder.
-struct End {
-    fields: Fields,
-    event_error: Option<String>,
+/// Collects recorded values by field name (a later record replaces an earlier one).
+struct Visitor<'a>(&'a mut Map<String, Value>);
+
+impl Visitor<'_> {
+    fn set(&mut self, field: &Field, value: Value) {
+        self.0.insert(field.name().to_owned(), value);
+    }
+}
+
+impl Visit for Visitor<'_> {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.set(field, Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.set(field, Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.set(field, Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.set(field, Value::from(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.set(field, Value::from(value));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.set(field, Value::from(value.to_string()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.set(field, Value::from(format!("{value:?}")));
+    }
+}
+
+/// The message of an `ERROR` event: its `message`, its `error` field (`#[instrument(err)]`),
+/// or both.
+#[derive(Default)]
+struct EventMessage {
+    message: Option<String>,
+    error: Option<String>,
+}
+
+impl EventMessage {
+    fn put(&mut self, field: &Field, text: String) {
+        match field.name() {
+            "message" => self.message = Some(text),
+            "error" => self.error = Some(text),
+            _ => {}
+        }
+    }
+
+    fn text(self) -> Option<String> {
+        match (self.message, self.error) {
+            (Some(m), Some(e)) => Some(format!("{m}: {e}")),
+            (m, e) => m.or(e),
+        }
+    }
+}
+
+impl Visit for EventMessage {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field, format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, value.to_owned());
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.put(field, value.to_string());
+    }
 }
 
 /// A recorded span, kept in the `tracing` span's extensions until it closes.
 struct Bridged {
     span: SpanHandle,
-    fields: Mutex<Fields>,
+    kind: Kind,
+    span_type: SpanType,
+    /// The `tracing` span's name.
+    name: &'static str,
+    /// Declares a field through which it reports errors.
+    reports_errors: bool,
+    fields: Mutex<Map<String, Value>>,
     event_error: Mutex<Option<String>>,
 }
 
+/// What the span's end hands to its recorder.
+struct End {
+    kind: Kind,
+    span_type: SpanType,
+    name: &'static str,
+    reports_errors: bool,
+    fields: Map<String, Value>,
+    event_error: Option<String>,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The error a span reports through the fields every kind may carry (`error`, OpenTelemetry's
+/// status and exception fields), else through an `ERROR` event.
+fn reported_error(f: &Map<String, Value>, event_error: Option<String>) -> Option<ErrorInfo> {
+    let get = |k: &str| f.get(k).and_then(text).filter(|s| !s.is_empty());
+    let status_error = get("otel.status_code").is_some_and(|s| s.eq_ignore_ascii_case("error"));
+    let kind = get("error.type").or_else(|| get("exception.type"));
+    let message = get("otel.status_message")
+        .or_else(|| get("exception.message"))
+        .or_else(|| get("error"));
+    if status_error || kind.is_some() || message.is_some() {
+        let message = message.or(event_error);
+        let mut info = gen_ai::error_info(kind.as_deref(), message.as_deref());
+        if let Some(trace) = get("exception.stacktrace") {
+            info = info.with_traceback(trace);
+        }
+        return Some(info);
+    }
+    event_error.map(|m| gen_ai::error_info(None, Some(&m)))
+}
+
+/// Fields every kind reads the same way: the name and the error fields.
+fn is_common_field(name: &str) -> bool {
+    matches!(
+        name,
+        "otel.name"
+            // rig's marker for a span its model calls may take over, not data.
+            | "rig.completion_parent"
+            | "otel.kind"
+            | "otel.status_code"
+            | "otel.status_message"
+            | "error"
+            | "error.type"
+            | "exception.type"
+            | "exception.message"
+            | "exception.stacktrace"
+    )
+}
+
 fn apply(end: End, s: &mut SpanUpdate) {
-    let f = end.fields;
-    let error = f.error_info().or_else(|| {
-        end.event_error
-            .map(|message| ErrorInfo::new("error", message))
-    });
-    {
-        if let Some(name) = &f.name {
-            s.name(name.clone());
+    let error = reported_error(&end.fields, end.event_error.clone());
+    let mut name = end.fields.get("otel.name").and_then(text);
+    let mut metadata = Map::new();
+    match end.kind {
+        Kind::GenAi => apply_gen_ai(&end, s, &mut name, &mut metadata, error),
+        Kind::LangChain => apply_langchain(&end, s, &mut metadata, error),
+        Kind::Plain => {
+            let input: Map<String, Value> = end
+                .fields
+                .iter()
+                .filter(|(k, _)| !is_common_field(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !input.is_empty() {
+                s.input(&input);
+            }
+            if let Some(e) = error {
+                s.error_info(e);
+            }
         }
-        if let Some(model) = f.model.clone().or(f.response_model.clone()) {
-            s.model(model);
+    }
+    if let Some(name) = name {
+        s.name(name);
+    }
+    metadata.insert("created_from".to_owned(), Value::from("tracing"));
+    s.metadata(&metadata);
+}
+
+/// The content fields of GenAI spans, read into input and output.
+const CONTENT_FIELDS: &[&str] = &[
+    "gen_ai.system_instructions",
+    "gen_ai.input.messages",
+    "gen_ai.prompt",
+    "gen_ai.tool.definitions",
+    "gen_ai.output.messages",
+    "gen_ai.completion",
+];
+
+fn apply_gen_ai(
+    end: &End,
+    s: &mut SpanUpdate,
+    name: &mut Option<String>,
+    metadata: &mut Map<String, Value>,
+    mut error: Option<ErrorInfo>,
+) {
+    let f = &end.fields;
+    let get = |k: &str| f.get(k).and_then(text).filter(|v| !v.is_empty());
+    let parsed = |k: &str| f.get(k).cloned().map(gen_ai::parsed);
+    let operation = get("gen_ai.operation.name");
+    let mut consumed: Vec<&str> = Vec::new();
+
+    match end.span_type {
+        SpanType::Tool => {
+            if let Some(args) = parsed("gen_ai.tool.call.arguments") {
+                s.input(&args);
+            }
+            if let Some(result) = parsed("gen_ai.tool.call.result") {
+                s.output(&result);
+            }
+            consumed.extend(["gen_ai.tool.call.arguments", "gen_ai.tool.call.result"]);
+            if error.is_none() && get("gen_ai.tool.call.outcome").as_deref() == Some("error") {
+                let kind = get("gen_ai.tool.error.type").unwrap_or_else(|| "tool_error".into());
+                let message = get("gen_ai.tool.call.result")
+                    .unwrap_or_else(|| "the tool call failed".to_owned());
+                error = Some(gen_ai::error_info(Some(&kind), Some(&message)));
+            }
         }
-        if let Some(provider) = f.provider.clone().or(f.system.clone()) {
-            s.provider(provider);
+        SpanType::Llm | SpanType::General | SpanType::Guardrail => {
+            let system = parsed("gen_ai.system_instructions");
+            let messages = parsed("gen_ai.input.messages").or_else(|| parsed("gen_ai.prompt"));
+            let tools = parsed("gen_ai.tool.definitions");
+            if let Some(input) =
+                gen_ai::chat_input(system.as_ref(), messages.as_ref(), tools.as_ref())
+            {
+                s.input(&input);
+            }
+            let answer = parsed("gen_ai.output.messages").or_else(|| parsed("gen_ai.completion"));
+            if let Some(output) = answer.as_ref().and_then(gen_ai::chat_output) {
+                s.output(&output);
+            }
+            consumed.extend(CONTENT_FIELDS);
         }
-        if f.prompt_tokens.is_some() || f.completion_tokens.is_some() {
-            s.usage(Usage::from_counts(
-                f.prompt_tokens,
-                f.completion_tokens,
-                None,
+    }
+
+    if end.span_type == SpanType::Llm {
+        let choice = gen_ai::choose_model(
+            get("gen_ai.request.model").as_deref(),
+            get("gen_ai.response.model").as_deref(),
+        );
+        let raw_provider = get("gen_ai.provider.name").or_else(|| get("gen_ai.system"));
+        let provider = raw_provider.as_deref().map(gen_ai::opik_provider);
+        let mut tokens = Tokens::default();
+        for (k, v) in f {
+            if let (Some(key), Some(n)) = (k.strip_prefix("gen_ai.usage."), int(v)) {
+                if tokens.set(key, n) {
+                    consumed.push(k);
+                }
+            }
+        }
+        // A model call that reports no errors (rig's spans) and ended without any response.
+        let answered = get("gen_ai.response.id").is_some()
+            || get("gen_ai.response.model").is_some()
+            || !tokens.is_empty()
+            || f.contains_key("gen_ai.output.messages");
+        let completion = matches!(
+            operation.as_deref(),
+            Some("chat" | "text_completion" | "generate_content")
+        );
+        if error.is_none() && completion && !end.reports_errors && !answered {
+            error = Some(ErrorInfo::new(
+                "no_response",
+                "the model call ended without a response; the error, if any, went to the caller",
             ));
         }
-        // Messages go under `messages`, as the OpenAI integrations of the Python SDK log them.
-        let mut input = f.input.clone();
-        if let Some(messages) = &f.gen_input {
-            input.insert("messages".to_owned(), messages.clone());
+        if let Some(model) = &choice.model {
+            s.model(model.clone());
         }
-        if !input.is_empty() {
-            s.input(&input);
+        if let Some(requested) = choice.requested {
+            metadata.insert("request_model".to_owned(), Value::from(requested));
         }
-        if let Some(output) = &f.output {
-            s.output(&serde_json::json!({ "messages": output }));
+        consumed.extend(["gen_ai.request.model", "gen_ai.response.model"]);
+        if let Some(p) = &provider {
+            s.provider(p.clone());
+            if raw_provider.as_deref() != Some(p.as_str()) {
+                metadata.insert(
+                    "gen_ai.provider.name".into(),
+                    Value::from(raw_provider.clone()),
+                );
+            }
         }
-        let mut metadata = f.metadata.clone();
-        metadata.insert("created_from".to_owned(), Value::from("tracing"));
-        s.metadata(&metadata);
-        if let Some(e) = error {
-            s.error_info(e);
+        consumed.extend(["gen_ai.provider.name", "gen_ai.system"]);
+        if let Some(usage) = tokens.usage(provider.as_deref()) {
+            s.usage(usage);
         }
+        if name.is_none() && operation.as_deref() == Some(end.name) {
+            if let Some(model) = get("gen_ai.request.model").or(choice.model) {
+                *name = Some(format!("{} {model}", end.name));
+            }
+        }
+    } else if name.is_none() && operation.as_deref() == Some(end.name) {
+        let target = get("gen_ai.tool.name")
+            .or_else(|| get("gen_ai.agent.name"))
+            .or_else(|| get("gen_ai.workflow.name"));
+        if let Some(target) = target {
+            *name = Some(format!("{} {target}", end.name));
+        }
+    }
+
+    for (k, v) in f {
+        if is_common_field(k) || consumed.contains(&k.as_str()) || metadata.contains_key(k) {
+            continue;
+        }
+        metadata.insert(k.clone(), gen_ai::parsed(v.clone()));
+    }
+    if let Some(e) = error {
+        s.error_info(e);
+    }
+}
+
+fn apply_langchain(
+    end: &End,
+    s: &mut SpanUpdate,
+    metadata: &mut Map<String, Value>,
+    error: Option<ErrorInfo>,
+) {
+    let f = &end.fields;
+    let get = |k: &str| f.get(k).and_then(text).filter(|v| !v.is_empty());
+    let mut consumed: Vec<&str> = Vec::new();
+    if end.span_type == SpanType::Llm {
+        let provider = get("provider").map(|p| gen_ai::opik_provider(&p));
+        if let Some(model) = get("model") {
+            s.model(model);
+        }
+        if let Some(p) = &provider {
+            s.provider(p.clone());
+        }
+        let tokens = Tokens {
+            input: f.get("prompt_tokens").and_then(int),
+            output: f.get("completion_tokens").and_then(int),
+            ..Tokens::default()
+        };
+        if let Some(usage) = tokens.usage(provider.as_deref()) {
+            s.usage(usage);
+        }
+        consumed.extend([
+            "provider",
+            "model",
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+        ]);
+    }
+    for (k, v) in f {
+        if !is_common_field(k) && !consumed.contains(&k.as_str()) {
+            metadata.insert(k.clone(), v.clone());
+        }
+    }
+    if let Some(e) = error {
+        s.error_info(e);
     }
 }
 
@@ -293,24 +554,16 @@ where
             let ext = p.extensions();
             ext.get::<Bridged>().map(|b| b.span.context())
         });
-        let declares_llm = attrs
-            .metadata()
-            .fields()
-            .iter()
-            .any(|f| is_llm_field(f.name()));
+        let (kind, span_type) = classify(attrs);
+        let framework = kind != Kind::Plain;
         let under_tracked_call = crate::__private::has_current_span();
-        if parent_context.is_none() && !under_tracked_call && !declares_llm {
+        if parent_context.is_none() && !under_tracked_call && !framework {
             return;
         }
         // `Level` orders by verbosity: `TRACE > DEBUG > INFO`.
-        if !declares_llm && *attrs.metadata().level() > self.level {
+        if !framework && *attrs.metadata().level() > self.level {
             return;
         }
-        let span_type = if declares_llm {
-            SpanType::Llm
-        } else {
-            SpanType::General
-        };
         let mut opening = crate::span(attrs.metadata().name()).span_type(span_type);
         if let Some(parent) = &parent_context {
             opening = opening.child_of(parent);
@@ -319,10 +572,19 @@ where
         if opened.id().is_none() {
             return; // nothing records here
         }
-        let mut fields = Fields::default();
+        let reports_errors = attrs
+            .metadata()
+            .fields()
+            .iter()
+            .any(|f| is_error_field(f.name()));
+        let mut fields = Map::new();
         attrs.record(&mut Visitor(&mut fields));
         span.extensions_mut().insert(Bridged {
             span: opened,
+            kind,
+            span_type,
+            name: attrs.metadata().name(),
+            reports_errors,
             fields: Mutex::new(fields),
             event_error: Mutex::new(None),
         });
@@ -349,7 +611,11 @@ where
             let mut message = EventMessage::default();
             event.record(&mut message);
             let mut slot = b.event_error.lock().unwrap_or_else(PoisonError::into_inner);
-            slot.get_or_insert(message.0.unwrap_or_else(|| "an ERROR event".to_owned()));
+            slot.get_or_insert(
+                message
+                    .text()
+                    .unwrap_or_else(|| "an ERROR event".to_owned()),
+            );
         }
     }
 
@@ -365,6 +631,10 @@ where
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         let end = End {
+            kind: b.kind,
+            span_type: b.span_type,
+            name: b.name,
+            reports_errors: b.reports_errors,
             fields,
             event_error,
         };
