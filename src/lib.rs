@@ -114,7 +114,8 @@
 //!   by their final record (an upsert of the same id, never a PATCH).
 //! - **Retries are safe.** Ids are made when a span starts, and Opik's batch creates are
 //!   upserts, so network errors, timeouts, 408, 429 and 5xx are retried with backoff and jitter;
-//!   a 429 (or `Retry-After`) pauses all sending; 409 counts as delivered; a batch too large is
+//!   a 429 (or `Retry-After`) pauses all sending; a 409 to a batch create counts as delivered
+//!   (the records are there), to feedback scores as refused (`conflict`); a batch too large is
 //!   split, a record too large alone has its input/output replaced by a truncation marker.
 //! - **Exit is bounded.** Dropping the [`OpikGuard`] (or [`Client::shutdown`](export::Client::shutdown)) delivers what is
 //!   queued, waiting at most the shutdown timeout (2 s) even when the server never answers;
