@@ -13,6 +13,9 @@ mod report;
 #[path = "../examples/fretcoach/scenario.rs"]
 #[allow(dead_code)]
 mod scenario;
+#[path = "../examples/fretcoach/tts.rs"]
+#[allow(dead_code)]
+mod tts;
 
 use fake_opik::FakeOpik;
 use llm::{Llm, Speed};
@@ -27,6 +30,7 @@ fn test_scenario() -> Scenario {
         "rep01".to_owned(),
         Speed::INSTANT,
         Llm::offline(Speed::INSTANT, Some(Scenario::STALLED_CALL)),
+        tts::Tts::offline(Speed::INSTANT),
     );
     s.chatty = false;
     s

@@ -272,14 +272,13 @@ async fn planner_chat(s: &Scenario) {
 async fn end_conversation(s: &Scenario) {
     let (opik, thread) = (opik::Opik::global(), format!("user-{}", s.user_id));
     let rating = opik::Score::new("conversation-rating", 1.0).reason("the plan was useful");
-    let ended = match opik.has_server() {
-        true => (opik
-            .score_thread(&thread, [rating], opik::read::OpenThread::CloseFirst)
-            .await)
-            .map_err(|e| e.to_string()),
-        false => opik
-            .log_thread_feedback_scores([(thread, rating)])
-            .map_err(|e| e.to_string()),
+    let ended = if opik.has_server() {
+        let close_first = opik::read::OpenThread::CloseFirst;
+        let scored = opik.score_thread(&thread, [rating], close_first).await;
+        scored.map_err(|e| e.to_string())
+    } else {
+        let queued = opik.log_thread_feedback_scores([(thread, rating)]);
+        queued.map_err(|e| e.to_string())
     };
     match ended {
         Ok(()) => s.say("app", "(conversation closed; you rated it: useful)"),
