@@ -114,7 +114,8 @@
 //!   by their final record (an upsert of the same id, never a PATCH).
 //! - **Retries are safe.** Ids are made when a span starts, and Opik's batch creates are
 //!   upserts, so network errors, timeouts, 408, 429 and 5xx are retried with backoff and jitter;
-//!   a 429 (or `Retry-After`) pauses all sending; 409 counts as delivered; a batch too large is
+//!   a 429 (or `Retry-After`) pauses all sending; a 409 to a batch create counts as delivered
+//!   (the records are there), to feedback scores as refused (`conflict`); a batch too large is
 //!   split, a record too large alone has its input/output replaced by a truncation marker.
 //! - **Exit is bounded.** Dropping the [`OpikGuard`] (or [`Client::shutdown`](export::Client::shutdown)) delivers what is
 //!   queued, waiting at most the shutdown timeout (2 s) even when the server never answers;
@@ -157,7 +158,8 @@
 //! | `testing` | no | `opik::testing`: capture traces in memory and assert on them |
 //! | `tracing` | no | `opik::integrations::OpikLayer`: `tracing` spans as Opik spans; the OpenTelemetry GenAI spans of `rig` and `genai` (`otel`) as `llm`, `tool` and `general` spans with model, provider, usage, messages and errors; `langchain-rust`'s own spans with model, provider and usage |
 //! | `openai` | no | `opik::integrations::openai::track_openai`: chat completions and Responses API calls (plain and streamed) and embeddings of an `async-openai` client as `llm` spans, like Python's `track_openai` |
-//! | `evaluation` | no | `opik::evaluate` and `opik::evaluation`: datasets, experiments, metrics and LLM judges (implies `enabled`) |
+//! | `evaluation` | no | `opik::evaluate` and `opik::evaluation`: datasets, experiments, metrics and LLM judges (implies `enabled` and `prompts`) |
+//! | `prompts` | no | `opik::prompts`: Opik's prompt library (create, get with a cache, format mustache and jinja2 templates, link versions to spans and experiments) (implies `enabled`) |
 //!
 //! ## Configuration
 //!
@@ -176,6 +178,7 @@
 //! | print locally | `OPIK_LOCAL=1` | | off ([`init_or_local`]: on when nothing else is configured) |
 //! | local view file | `OPIK_LOCAL_FILE` | | a new `opik-local-*.jsonl` in the temp directory |
 //! | config file | `OPIK_CONFIG_PATH` | | `~/.opik.config` |
+//! | prompt cache TTL | `OPIK_PROMPT_CACHE_TTL_SECONDS` | | 300 s ([`ConfigBuilder::prompt_cache_ttl`](config::ConfigBuilder::prompt_cache_ttl)) |
 //!
 //! Bad settings make [`init`] return an error naming the setting, where it came from, the bad
 //! value (never the key) and the fix. Exporter knobs (queue capacity, batch size, flush
@@ -394,6 +397,52 @@ pub mod export {
 pub mod evaluation {
     pub use opik_core::eval::*;
     pub use opik_core::{RestError, RestErrorKind};
+}
+
+/// Reading traces back: searches of traces, spans and threads with Opik's filter language as
+/// async streams of typed records, gets, updates after the fact that never overtake their
+/// record's create, and threads that end (closed, scored). The methods are on
+/// [`Opik`]; without a server, searches answer from the local view's file.
+///
+/// ```no_run
+/// use opik::read::SearchOptions;
+///
+/// # async fn run() -> Result<(), opik::read::ReadError> {
+/// let opik = opik::Opik::global();
+/// let mut spans = opik.search_spans(SearchOptions::new().filter(r#"tags contains "live-coach""#))?;
+/// let mut tokens = 0;
+/// while let Some(span) = spans.next().await {
+///     tokens += span?.usage.get("total_tokens").copied().unwrap_or(0);
+/// }
+/// println!("{tokens} tokens");
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "enabled")]
+pub mod read {
+    pub use opik_core::read::*;
+}
+
+/// Opik's prompt library (the `prompts` feature): prompts created and versioned in Opik,
+/// fetched through a cache, formatted (mustache or jinja2, missing variables named), and
+/// linked to the spans, traces and experiments that use them. The library methods are on
+/// [`Opik`].
+///
+/// ```no_run
+/// use opik::prompts::PromptOptions;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let opik = opik::Opik::global();
+/// opik.create_prompt("planner-system", "Plan {{minutes}} minutes of practice.", PromptOptions::new())
+///     .await?; // a new version only if the template changed
+/// let prompt = opik.get_prompt("planner-system").await?.expect("just created");
+/// let system = prompt.format(&serde_json::json!({"minutes": 20}))?;
+/// opik::prompts::attach_to_current_span(&prompt); // metadata.opik_prompts
+/// # let _ = system;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "prompts")]
+pub mod prompts {
+    pub use opik_core::prompt::*;
 }
 
 pub mod integrations;

@@ -263,6 +263,47 @@ async fn planner_chat(s: &Scenario) {
         }
         s.speed.sleep(Duration::from_secs(4)).await; // the user reads and types
     }
+    end_conversation(s).await;
+}
+
+/// The hub conversation is over: its thread is closed and the user's rating of it logged
+/// (closed first, which older Opik backends need to take a thread's scores). With no server
+/// (the local view) the rating is queued like any score.
+async fn end_conversation(s: &Scenario) {
+    let (opik, thread) = (opik::Opik::global(), format!("user-{}", s.user_id));
+    let rating = opik::Score::new("conversation-rating", 1.0).reason("the plan was useful");
+    let ended = if opik.has_server() {
+        let close_first = opik::read::OpenThread::CloseFirst;
+        let scored = opik.score_thread(&thread, [rating], close_first).await;
+        scored.map_err(|e| e.to_string())
+    } else {
+        let queued = opik.log_thread_feedback_scores([(thread, rating)]);
+        queued.map_err(|e| e.to_string())
+    };
+    match ended {
+        Ok(()) => s.say("app", "(conversation closed; you rated it: useful)"),
+        Err(e) => s.say("app", &format!("(conversation rating not recorded: {e})")),
+    }
+}
+
+/// The planner's system prompt lives in Opik's prompt library: created there on the first
+/// run, then fetched through the client's cache on every message (no request per message);
+/// without a server, the same prompt made in code.
+async fn planner_system_prompt() -> opik::prompts::Prompt {
+    const NAME: &str = "fretcoach-planner-system";
+    const TEXT: &str = "PLANNER: you plan guitar practice. Be specific about minutes and tempo.";
+    let opik = opik::Opik::global();
+    if opik.has_server() {
+        match opik.get_prompt(NAME).await {
+            Ok(Some(prompt)) => return prompt,
+            Ok(None) => match opik.create_prompt(NAME, TEXT, Default::default()).await {
+                Ok(prompt) => return prompt,
+                Err(e) => eprintln!("fretcoach: the planner prompt was not created: {e}"),
+            },
+            Err(e) => eprintln!("fretcoach: the planner prompt could not be fetched: {e}"),
+        }
+    }
+    opik::prompts::Prompt::new(NAME, TEXT)
 }
 
 /// The user's thumbs-up on a planner answer, logged against that message's trace.
@@ -296,8 +337,10 @@ async fn practice_planner(
     conversation: &[Message],
     message: &str,
 ) -> Result<PlannerReply, LlmError> {
+    let prompt = planner_system_prompt().await;
+    opik::prompts::attach_to_current_span(&prompt); // metadata.opik_prompts: the version used
     let mut messages = vec![Message::system(
-        "PLANNER: you plan guitar practice. Be specific about minutes and tempo.",
+        prompt.format(&serde_json::json!({})).unwrap_or_default(),
     )];
     messages.extend(conversation.iter().cloned());
     messages.push(Message::user(message));

@@ -7,11 +7,12 @@
 //! |---|---|---|
 //! | top | `sdk` | `init()`, its guard, the global `flush`/`stats` |
 //! | evaluation | `eval` | datasets, experiments, `evaluate`, metrics (the `evaluation` feature) |
+//! | library | `read`, `prompt` | traces read back, updated after the fact, threads closed; the prompt library (the `prompts` feature) |
 //! | entry points | `api`, `recorder` | the current-span API, feedback, the explicit client; what `#[track]` calls |
 //! | context | `context`, `propagation` | which span and client are current; carrying them across tasks and processes |
 //! | running | `span`, `export` | live span state; the exporter thread, its batches, retries and transports |
 //! | wire | `net` | the HTTP clients, what an answer means, the retry policy (in a build that records) |
-//! | boundary | `pipe`, `rest` | the queue, the client handle, the counters, the watch trait; the REST client of datasets and experiments |
+//! | boundary | `pipe`, `rest` | the queue, the client handle, the counters, the watch trait; the REST calls (datasets, experiments, prompts, reads) and the filter language |
 //! | bottom | `model`, `config` | value types, records and their wire form; settings |
 //!
 //! `span` and `export` sit side by side and never import each other: the exporter sees
@@ -31,7 +32,11 @@ mod model;
 #[cfg(feature = "enabled")]
 mod net;
 mod pipe;
+#[cfg(feature = "prompts")]
+pub mod prompt;
 mod propagation;
+#[cfg(feature = "enabled")]
+pub mod read;
 mod recorder;
 #[cfg(feature = "enabled")]
 mod rest;

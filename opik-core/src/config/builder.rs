@@ -30,6 +30,8 @@ pub struct ConfigBuilder {
     pub(super) allow_http_api_key: bool,
     /// The exporter's knobs (defaults until set; checked by `resolve`).
     pub(super) export: ExportSettings,
+    /// The knobs set in code, which beat the environment for the knobs it can set too.
+    pub(super) knobs_set: Vec<&'static str>,
 }
 
 impl Default for ConfigBuilder {
@@ -55,6 +57,7 @@ impl fmt::Debug for ConfigBuilder {
             .field("config_file", &self.config_file)
             .field("allow_http_api_key", &self.allow_http_api_key)
             .field("export", &self.export)
+            .field("knobs_set", &self.knobs_set)
             .finish()
     }
 }
@@ -74,6 +77,7 @@ impl ConfigBuilder {
             config_file: None,
             allow_http_api_key: false,
             export: ExportSettings::default(),
+            knobs_set: Vec::new(),
         }
     }
 

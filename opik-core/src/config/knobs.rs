@@ -43,6 +43,7 @@ macro_rules! knobs {
                 #[must_use]
                 pub fn $name(mut self, value: $ty) -> Self {
                     self.export.$name = value;
+                    self.knobs_set.push(stringify!($name));
                     self
                 }
             )*
@@ -136,6 +137,12 @@ knobs! {
     /// The shortest string, in characters, whose base64 data is extracted into an attachment
     /// (default 256 000, the Python SDK's `min_base64_embedded_attachment_size`; at least 1024).
     min_base64_attachment_size: usize = 256_000;
+    /// How long a prompt fetched from the prompt library is served from the client's cache
+    /// before it is fetched again (default 5 min, the Python SDK's; must be > 0). Also
+    /// `OPIK_PROMPT_CACHE_TTL_SECONDS` (whole seconds), when code does not set it. A prompt
+    /// asked for by commit never changes, so it is kept for good; a stale one is still served
+    /// while it is fetched again, and for as long as Opik cannot be reached.
+    prompt_cache_ttl: Duration = Duration::from_secs(300);
 }
 
 impl ExportSettings {
@@ -203,6 +210,11 @@ impl ExportSettings {
             "upload_timeout",
             self.upload_timeout,
             "every upload would time out at once",
+        )?;
+        nonzero(
+            "prompt_cache_ttl",
+            self.prompt_cache_ttl,
+            "every get_prompt would be a request",
         )?;
         nonzero(
             "flush_interval",

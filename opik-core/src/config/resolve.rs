@@ -6,14 +6,15 @@ use super::key::{key_attributes, ApiKey, KeyAttributes};
 use super::proxy::{self, ProxyChoice};
 use super::sources::{
     self, FileValues, ENV_API_KEY, ENV_ENVIRONMENT, ENV_LOCAL, ENV_LOCAL_FILE, ENV_PROJECT,
-    ENV_TRACK_DISABLE, ENV_URL, ENV_WORKSPACE, KEY_API_KEY, KEY_ENVIRONMENT, KEY_PROJECT,
-    KEY_TRACK_DISABLE, KEY_URL, KEY_WORKSPACE,
+    ENV_PROMPT_CACHE_TTL, ENV_TRACK_DISABLE, ENV_URL, ENV_WORKSPACE, KEY_API_KEY, KEY_ENVIRONMENT,
+    KEY_PROJECT, KEY_TRACK_DISABLE, KEY_URL, KEY_WORKSPACE,
 };
 use super::{
     validate, Config, ConfigBuilder, DisabledReason, Resolved, Sourced, CLOUD_URL,
     DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE,
 };
 use std::path::PathBuf;
+use std::time::Duration;
 
 impl ConfigBuilder {
     /// Reads the environment and the config file, applies precedence and defaults, and checks
@@ -200,7 +201,7 @@ impl ConfigBuilder {
             }),
             workspace,
             project_name,
-            export: self.export.clone(),
+            export: self.export_with_env()?,
             local_file,
             environment: environment.map(|e| e.value),
             proxy,
@@ -217,6 +218,31 @@ impl ConfigBuilder {
             tracing::debug!(%config, local = matches!(resolved, Resolved::Local(_)), "opik config resolved");
         }
         Ok(resolved)
+    }
+
+    /// The knobs, with those the environment can set (the Python SDK's variables) taken from
+    /// it when code did not set them.
+    fn export_with_env(&self) -> Result<super::knobs::ExportSettings, ConfigError> {
+        let mut export = self.export.clone();
+        if !self.knobs_set.contains(&"prompt_cache_ttl") {
+            if let Some(raw) = self.env.get(ENV_PROMPT_CACHE_TTL)? {
+                let trimmed = raw.trim();
+                if !trimmed.is_empty() {
+                    match trimmed.parse::<u64>() {
+                        Ok(secs) if secs > 0 => export.prompt_cache_ttl = Duration::from_secs(secs),
+                        _ => return Err(ConfigError::new(
+                            ErrorKind::OutOfRange,
+                            "prompt_cache_ttl",
+                            Origin::Env(ENV_PROMPT_CACHE_TTL),
+                            Some(raw),
+                            "not a whole number of seconds of at least 1",
+                            "Set it to the cache's time to live in seconds, e.g. 300, or unset it.",
+                        )),
+                    }
+                }
+            }
+        }
+        Ok(export)
     }
 
     fn load_file(&self) -> Result<Option<FileValues>, ConfigError> {

@@ -17,6 +17,8 @@ pub(crate) const ENV_CONFIG_PATH: &str = "OPIK_CONFIG_PATH";
 pub(crate) const ENV_LOCAL: &str = "OPIK_LOCAL";
 pub(crate) const ENV_LOCAL_FILE: &str = "OPIK_LOCAL_FILE";
 pub(crate) const ENV_ENVIRONMENT: &str = "OPIK_ENVIRONMENT";
+/// The Python SDK's name for the prompt cache's TTL, in seconds.
+pub(crate) const ENV_PROMPT_CACHE_TTL: &str = "OPIK_PROMPT_CACHE_TTL_SECONDS";
 
 /// Keys read from the `[opik]` section; the same names the Python SDK reads and writes.
 pub(crate) const KEY_URL: &str = "url_override";
@@ -108,6 +110,7 @@ fn setting_of_env(name: &str) -> &'static str {
         ENV_ENVIRONMENT => KEY_ENVIRONMENT,
         ENV_LOCAL => "local",
         ENV_CONFIG_PATH => "config_file",
+        ENV_PROMPT_CACHE_TTL => "prompt_cache_ttl",
         _ => "environment",
     }
 }

@@ -1162,3 +1162,29 @@ fn a_proxy_password_is_not_shown_by_the_config() {
     );
     assert_no_key(&text);
 }
+
+#[test]
+fn prompt_cache_ttl_comes_from_code_then_the_python_variable_then_the_default() {
+    let url = ("OPIK_URL_OVERRIDE", "http://localhost:5173/api");
+    let ttl = |b: ConfigBuilder| enabled(b.resolve()).prompt_cache_ttl();
+    assert_eq!(ttl(env(&[url])), Duration::from_secs(300));
+    let from_env = [url, ("OPIK_PROMPT_CACHE_TTL_SECONDS", " 42 ")];
+    assert_eq!(ttl(env(&from_env)), Duration::from_secs(42));
+    // Code beats the environment, even when it sets the default value.
+    assert_eq!(
+        ttl(env(&from_env).prompt_cache_ttl(Duration::from_secs(300))),
+        Duration::from_secs(300)
+    );
+    for bad in ["0", "5m", "-3", "1.5"] {
+        let e = error(env(&[url, ("OPIK_PROMPT_CACHE_TTL_SECONDS", bad)]).resolve());
+        assert_eq!(e.kind(), ErrorKind::OutOfRange);
+        assert_eq!(e.setting(), "prompt_cache_ttl");
+        assert_eq!(e.value(), Some(bad));
+        assert!(
+            e.to_string().contains("OPIK_PROMPT_CACHE_TTL_SECONDS"),
+            "{e}"
+        );
+    }
+    let zero = error(env(&[url]).prompt_cache_ttl(Duration::ZERO).resolve());
+    assert_eq!(zero.setting(), "prompt_cache_ttl");
+}

@@ -16,16 +16,16 @@ impl Opik {
         matches!(self.parts().0, Some(c) if c.server().is_some())
     }
 
-    /// A REST client of the server and the project, or why there is none.
+    /// The REST client of the server (the SDK client's own, made once: its calls share one
+    /// connection pool) and the project, or why there is none.
     pub(crate) fn rest(
         &self,
         operation: &'static str,
     ) -> Result<(RestClient, Option<String>), EvaluationError> {
         let (client, project) = self.parts();
-        let config = client
-            .and_then(|c| c.server())
-            .ok_or(EvaluationError::NoServer { operation })?;
-        let rest = RestClient::new(config)?;
+        let rest = client
+            .and_then(RestClient::of)
+            .ok_or(EvaluationError::NoServer { operation })??;
         Ok((rest, project.map(|p| p.to_string())))
     }
 

@@ -94,8 +94,9 @@ where
     let started = Instant::now();
     let EvaluateOptions {
         experiment_name,
-        experiment_config,
+        mut experiment_config,
         experiment_tags,
+        prompts,
         concurrency,
         sample,
         filter,
@@ -120,6 +121,7 @@ where
         let (c, p) = opik.parts();
         (c.cloned(), p.map(|p| p.to_string()))
     };
+    let prompt_versions = link_prompts(&prompts, &mut experiment_config);
     let experiment_id = new_id(Timestamp::now());
     let experiment_name = experiment_name.unwrap_or_else(|| {
         let suffix: String = std::iter::repeat_with(fastrand::alphanumeric)
@@ -151,6 +153,7 @@ where
                 kind: "regular",
                 evaluation_method: "dataset",
                 dataset_version_id: pinned.as_ref().map(|v| v.id),
+                prompt_versions: &prompt_versions,
             })
             .await?;
         version = pinned.map(|v| v.version_hash);
@@ -366,4 +369,29 @@ fn progress_bar(on: bool, total: Option<u64>, name: &str) -> Option<indicatif::P
     }
     bar.set_prefix(name.to_owned());
     Some(bar)
+}
+
+/// The links of an experiment to the prompt versions its task uses (`prompt_versions`), and
+/// their templates in its config under `prompts`, as the Python SDK's
+/// `build_metadata_and_prompt_versions` makes them (a config that has `prompts` already
+/// keeps it, and no link is made, as there).
+fn link_prompts(
+    prompts: &[crate::prompt::PromptVersion],
+    config: &mut Option<serde_json::Map<String, serde_json::Value>>,
+) -> Vec<uuid::Uuid> {
+    if prompts.is_empty() {
+        return Vec::new();
+    }
+    let config = config.get_or_insert_with(Default::default);
+    if config.contains_key("prompts") {
+        tracing::warn!(target: "opik", "opik: the experiment config has `prompts` already; the prompts given to evaluate are not linked");
+        return Vec::new();
+    }
+    let mut templates = serde_json::Map::new();
+    for p in prompts {
+        let info = p.info();
+        templates.insert(p.name().to_owned(), info["version"]["template"].clone());
+    }
+    config.insert("prompts".into(), serde_json::Value::Object(templates));
+    prompts.iter().filter_map(|p| p.version_id()).collect()
 }

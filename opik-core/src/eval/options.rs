@@ -4,6 +4,7 @@
 use super::item::DatasetItem;
 use super::scoring::BoxFuture;
 use crate::api::Opik;
+use crate::prompt::PromptVersion;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
@@ -30,6 +31,7 @@ pub struct EvaluateOptions {
     pub(crate) experiment_name: Option<String>,
     pub(crate) experiment_config: Option<Map<String, Value>>,
     pub(crate) experiment_tags: Vec<String>,
+    pub(crate) prompts: Vec<PromptVersion>,
     pub(crate) concurrency: usize,
     pub(crate) sample: Option<usize>,
     pub(crate) filter: Option<ItemFilter>,
@@ -70,6 +72,7 @@ impl EvaluateOptions {
             experiment_name: None,
             experiment_config: None,
             experiment_tags: Vec::new(),
+            prompts: Vec::new(),
             concurrency: std::thread::available_parallelism().map_or(4, |n| n.get()),
             sample: None,
             filter: None,
@@ -99,6 +102,19 @@ impl EvaluateOptions {
             Ok(other) => Map::from_iter([("config".to_owned(), other)]),
             Err(e) => Map::from_iter([("config".to_owned(), Value::String(format!("<{e}>")))]),
         });
+        self
+    }
+
+    /// The prompt versions the task uses: the experiment is linked to them in Opik (its
+    /// `prompt_versions`), and their templates go into its config under `prompts`, name by
+    /// name, as the Python SDK's `evaluate(prompts=...)` does. A version not from the library
+    /// (made with `Prompt::new`) has no id to link and is recorded in the config only.
+    pub fn prompts<'p, I, P>(mut self, prompts: I) -> Self
+    where
+        I: IntoIterator<Item = &'p P>,
+        P: AsRef<PromptVersion> + 'p,
+    {
+        self.prompts = prompts.into_iter().map(|p| p.as_ref().clone()).collect();
         self
     }
 

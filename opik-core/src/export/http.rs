@@ -5,8 +5,8 @@
 use super::transport::{EncodedBatch, SendFuture, SendOutcome, Transport, UploadFuture};
 use super::upload::http::HttpUploader;
 use crate::config::Config;
-use crate::model::AttachmentRecord;
-use crate::net::{self, OpikHttp, RetryPolicy};
+use crate::model::{AttachmentRecord, RecordKind};
+use crate::net::{self, Conflict, OpikHttp, RetryPolicy};
 use crate::pipe::DropReason;
 use reqwest::Method;
 
@@ -44,7 +44,16 @@ impl Transport for HttpTransport {
                     }
                 }
             };
-            match net::send(request).await {
+            // A 409 is "already there" for a batch create, a refusal for feedback scores.
+            let conflict = match batch.kind {
+                RecordKind::Trace | RecordKind::Span | RecordKind::Attachment => {
+                    Conflict::AlreadyThere
+                }
+                RecordKind::TraceFeedback
+                | RecordKind::SpanFeedback
+                | RecordKind::ThreadFeedback => Conflict::Refused,
+            };
+            match net::send_where(request, conflict).await {
                 Ok(_) => SendOutcome::Delivered,
                 Err(outcome) => outcome,
             }

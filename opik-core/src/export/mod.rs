@@ -11,7 +11,10 @@
 //! - a 429 (or any server-requested wait: `Retry-After`, `RateLimit-Reset`,
 //!   `Opik-*-Remaining-Limit-TTL-Millis`, capped by `rate_limit_max_wait`) pauses the whole
 //!   sender, and the pause does not eat into the batch's deadline;
-//! - 409 counts as delivered; 413 (or a 400/422 naming the size) splits the batch in halves and
+//! - a 409 to a batch create counts as delivered (an earlier attempt got through); to feedback
+//!   scores, which are upserts, it is a refusal, dropped as `conflict` (a thread's scores
+//!   while the thread is open, on backends before January 2026); 413 (or a 400/422 naming
+//!   the size) splits the batch in halves and
 //!   lowers the byte cap of that endpoint, for a while: after successes it probes upward again
 //!   (`batch::SizeLimit`), so a burst of 413s does not leave one record per request for good;
 //!   a record too large alone has its `input`/`output`

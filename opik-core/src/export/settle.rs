@@ -52,6 +52,17 @@ impl State {
                          ~/.opik.config). Records are dropped until this is fixed. Server \
                          said: {detail}"
                     ),
+                    Some(409) if batch.kind == RecordKind::ThreadFeedback => format!(
+                        "opik: Opik refused {n} thread feedback scores ({detail}): this Opik \
+                         takes a thread's scores only once the thread is closed. Close it first \
+                         (Opik::close_thread, or Opik::score_thread with OpenThread::CloseFirst); \
+                         dropped as conflict"
+                    ),
+                    Some(409) => format!(
+                        "opik: Opik refused {n} {} as conflicting with what it holds \
+                         ({detail}); dropped as conflict",
+                        batch.kind
+                    ),
                     Some(300..=399) => format!(
                         "opik: Opik's URL answers with a redirect ({detail}), which is not \
                          followed: the records and the API key would go to a place nobody \

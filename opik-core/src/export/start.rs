@@ -50,6 +50,7 @@ impl Client {
         #[cfg(feature = "enabled")]
         {
             let settings = config.export().clone();
+            let local_file = transport.local_file().map(std::path::Path::to_path_buf);
             let pipe = Arc::new(Pipe::new(&settings));
             let (control, control_rx) = mpsc::unbounded_channel();
             let shutdown_timeout = settings.shutdown_timeout;
@@ -63,12 +64,16 @@ impl Client {
             )
             .spawn()
             .map_err(|e| ClientError(format!("could not start the exporter thread: {e}")))?;
-            Ok(Client::from_parts(
+            let client = Client::from_parts(
                 pipe,
                 control,
                 ProjectName::intern(config.project_name()),
                 shutdown_timeout,
-            ))
+            );
+            if let Some(path) = local_file {
+                client.set_local_file(&path); // what reads answer from without a server
+            }
+            Ok(client)
         }
         #[cfg(not(feature = "enabled"))]
         {

@@ -4,6 +4,7 @@
 use crate::model::{AttachmentRecord, RecordKind};
 pub use crate::pipe::SendOutcome;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 
 /// A boxed future; the exporter runs on a current-thread runtime, so it need not be `Send`.
@@ -35,4 +36,10 @@ pub trait Transport: Send + 'static {
     /// retries having run out). Up to `max_concurrent_uploads` run at once; the exporter
     /// cancels those still running at the shutdown deadline.
     fn upload(&mut self, attachment: AttachmentRecord) -> UploadFuture;
+
+    /// The JSON lines file this transport appends every request to, if it does (the local
+    /// view): searches and gets of a client without a server answer from it.
+    fn local_file(&self) -> Option<&Path> {
+        None
+    }
 }

@@ -40,4 +40,5 @@ pub use record::{
 pub use score::{Score, ScoreError, MAX_SCORE_MAGNITUDE};
 pub use tags::{check_tag, check_tag_at, tag_problem, Tags, MAX_TAGS, MAX_TAG_CHARS};
 pub use update::{Merge, ScoreOptions, SpanUpdate, TraceUpdate};
+pub(crate) use update::{Patch, Stored};
 pub use usage::Usage;

@@ -5,7 +5,7 @@
 //! (`wire`). Fields that are absent are left out of the JSON, never sent as `null`.
 
 use super::{AttachmentRecord, ByteCharge, Payload, ProjectName, Tags, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// The kind of work a span stands for; Opik computes cost for `Llm` spans from model and usage.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SpanType {
     /// Any other work (the default).
@@ -39,8 +39,9 @@ impl SpanType {
     }
 }
 
-/// What went wrong in a span or trace: Opik's `ErrorInfo_Write`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// What went wrong in a span or trace: Opik's `ErrorInfo_Write` (and, read back,
+/// `ErrorInfo_Public`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorInfo {
     /// The error's type (`"panic"`, `"cancelled"`, or the Rust type name of the error).
     pub exception_type: String,
@@ -48,6 +49,7 @@ pub struct ErrorInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Details: the `Debug` form and the `source()` chain. Never empty (the spec's `minLength: 1`).
+    #[serde(default)]
     pub traceback: String,
 }
 

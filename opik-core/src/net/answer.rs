@@ -5,14 +5,36 @@
 use crate::pipe::{DropReason, SendOutcome};
 use std::time::Duration;
 
-/// Sends `request`: the response when it is a 2xx, else what the failure means (409, which a
-/// batch create counts as delivered, comes back as [`SendOutcome::Delivered`]).
+/// What a 409 answer means for what was sent: it depends on the endpoint (the backend's
+/// services answer 409 for different things).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Conflict {
+    /// A create of something whose id the SDK made: the server has it already, from an earlier
+    /// attempt whose answer was lost (trace and span batches are upserts, so a 409 there only
+    /// ever said "exists"; attachment uploads).
+    AlreadyThere,
+    /// A refusal: feedback scores are upserts by entity and name, never "already there", so a
+    /// 409 is the server refusing them. Backends before OPIK-4035 (January 2026) answer it to
+    /// a thread's scores while the thread is still open.
+    Refused,
+}
+
+/// Sends a create: the response when it is a 2xx, else what the failure means (409, which a
+/// create counts as delivered, comes back as [`SendOutcome::Delivered`]).
 pub(crate) async fn send(
     request: reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, SendOutcome> {
+    send_where(request, Conflict::AlreadyThere).await
+}
+
+/// [`send`], reading a 409 as `conflict` says.
+pub(crate) async fn send_where(
+    request: reqwest::RequestBuilder,
+    conflict: Conflict,
+) -> Result<reqwest::Response, SendOutcome> {
     match request.send().await {
         Ok(response) if response.status().is_success() => Ok(response),
-        Ok(response) => Err(classify(response).await),
+        Ok(response) => Err(classify(response, conflict).await),
         Err(e) => Err(SendOutcome::Retry {
             after: None,
             reason: DropReason::Network,
@@ -33,12 +55,13 @@ pub(crate) fn worth_retrying(status: u16) -> bool {
 /// of gigabytes) costs in memory and time.
 pub(crate) const ERROR_BODY_CAP: usize = 64 * 1024;
 
-/// What a response means for the batch. The body of a 2xx is never read, and of an error
-/// answer at most [`ERROR_BODY_CAP`]: dropping the response with its body unread closes the
-/// connection instead of returning it to the pool, which is what a stream nobody wants needs.
-pub(crate) async fn classify(mut response: reqwest::Response) -> SendOutcome {
+/// What a response means for the batch (a 409 as `conflict` says). The body of a 2xx is
+/// never read, and of an error answer at most [`ERROR_BODY_CAP`]: dropping the response with
+/// its body unread closes the connection instead of returning it to the pool, which is what a
+/// stream nobody wants needs.
+pub(crate) async fn classify(mut response: reqwest::Response, conflict: Conflict) -> SendOutcome {
     let status = response.status().as_u16();
-    if (200..300).contains(&status) || status == 409 {
+    if (200..300).contains(&status) || (status == 409 && conflict == Conflict::AlreadyThere) {
         return SendOutcome::Delivered;
     }
     let after = retry_after(response.headers());
@@ -72,6 +95,11 @@ pub(crate) async fn classify(mut response: reqwest::Response) -> SendOutcome {
         500 | 502 | 503 | 504 => SendOutcome::Retry {
             after,
             reason: DropReason::Http5xxExhausted,
+            detail,
+        },
+        409 => SendOutcome::Rejected {
+            reason: DropReason::Conflict,
+            status: Some(status),
             detail,
         },
         413 => SendOutcome::TooLarge,
@@ -249,12 +277,42 @@ mod tests {
                 .status(status)
                 .body(Vec::new())
                 .unwrap();
-            let outcome = rt.block_on(classify(reqwest::Response::from(response)));
+            let outcome = rt.block_on(classify(
+                reqwest::Response::from(response),
+                Conflict::AlreadyThere,
+            ));
             assert_eq!(
                 matches!(outcome, SendOutcome::Retry { .. }),
                 worth_retrying(status),
                 "{status}: {outcome:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_409_is_delivered_for_a_create_and_a_counted_refusal_for_scores() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let answer = || {
+            reqwest::Response::from(
+                http::Response::builder()
+                    .status(409)
+                    .body(br#"{"code":409,"message":"Threads are not closed"}"#.to_vec())
+                    .unwrap(),
+            )
+        };
+        assert_eq!(
+            rt.block_on(classify(answer(), Conflict::AlreadyThere)),
+            SendOutcome::Delivered
+        );
+        match rt.block_on(classify(answer(), Conflict::Refused)) {
+            SendOutcome::Rejected {
+                reason: DropReason::Conflict,
+                status: Some(409),
+                detail,
+            } => assert!(detail.contains("Threads are not closed"), "{detail}"),
+            other => panic!("{other:?}"),
         }
     }
 

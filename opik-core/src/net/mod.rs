@@ -12,7 +12,8 @@ mod client;
 mod retry;
 
 pub(crate) use answer::{
-    describe, read_capped, retry_after, send, truncate, worth_retrying, ERROR_BODY_CAP,
+    describe, read_capped, retry_after, send, send_where, truncate, worth_retrying, Conflict,
+    ERROR_BODY_CAP,
 };
 pub(crate) use client::{gzip, OpikHttp};
 pub(crate) use retry::{Next, RetryPolicy, Tries};

@@ -10,9 +10,11 @@ use super::watched::Watched;
 use super::DropReason;
 use crate::config::Config;
 use crate::model::{ByteCharge, ProjectName, Record, Tally};
+use std::any::Any;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -40,6 +42,13 @@ struct Shared {
     /// what the REST client of datasets and experiments talks to. Unset for other transports
     /// (the local view, a test capture), which have no server to ask.
     server: OnceLock<Arc<Config>>,
+    /// The JSON lines file the local view appends requests to, when records go there: what
+    /// reads answer from without a server.
+    local_file: OnceLock<PathBuf>,
+    /// What the layers above keep per SDK client, one value per type (the REST client and
+    /// its connection pool, the prompt cache): see [`Client::shared`]. Kept here, type-erased,
+    /// because this layer cannot name the types of the layers above it.
+    shared: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Client {
@@ -58,6 +67,8 @@ impl Client {
                 accepting: AtomicBool::new(true),
                 shutdown_timeout,
                 server: OnceLock::new(),
+                local_file: OnceLock::new(),
+                shared: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -82,6 +93,39 @@ impl Client {
     /// local view, a test capture) or nowhere.
     pub fn server(&self) -> Option<&Config> {
         self.shared.server.get().map(|c| &**c)
+    }
+
+    /// Remembers that records go to the local view's file at `path` (called once, where the
+    /// local transport is made).
+    pub(crate) fn set_local_file(&self, path: &Path) {
+        let _ = self.shared.local_file.set(path.to_path_buf());
+    }
+
+    /// The JSON lines file the local view appends this client's requests to, if it does.
+    pub fn local_file(&self) -> Option<&Path> {
+        self.shared.local_file.get().map(PathBuf::as_path)
+    }
+
+    /// The value of type `T` this client keeps for the layers above, made by `make` on first
+    /// use (once: later calls get the same value). A failed `make` keeps nothing, so the
+    /// next call tries again.
+    pub(crate) fn shared<T, E>(&self, make: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E>
+    where
+        T: Send + Sync + 'static,
+    {
+        // Held while `make` runs, so two first uses cannot make two values; `make` builds
+        // clients and caches, never anything that waits.
+        let mut kept = self
+            .shared
+            .shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = kept.iter().find_map(|v| Arc::clone(v).downcast::<T>().ok()) {
+            return Ok(found);
+        }
+        let made = Arc::new(make()?);
+        kept.push(Arc::clone(&made) as Arc<dyn Any + Send + Sync>);
+        Ok(made)
     }
 
     /// Whether it still takes records (`false` once shut down).

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// What became of one attempt to send a batch (or any other request to Opik).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SendOutcome {
-    /// Accepted (2xx), or 409: already delivered by an earlier attempt.
+    /// Accepted (2xx), or, for a create, 409: already delivered by an earlier attempt.
     Delivered,
     /// A failure worth retrying (network error, timeout, 408, 429, 5xx). `after` is the wait the
     /// server asked for, if any; `reason` is what the records count as if retries run out.

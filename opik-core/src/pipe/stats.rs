@@ -22,7 +22,8 @@ pub enum DropReason {
     QueueFull,
     /// Still rate limited (429) when the retry budget ran out.
     RateLimitedExhausted,
-    /// The server refused the request with a 4xx status (other than 408/409/429).
+    /// The server refused the request with a 4xx status (other than 408, 429, and a 409 to a
+    /// batch create, which means the records are there already).
     Http4xx,
     /// Still failing with 5xx when the retry budget ran out.
     Http5xxExhausted,
@@ -50,13 +51,18 @@ pub enum DropReason {
     /// The server's answer was not what Opik's API specifies (an upload start without URLs,
     /// a storage part without its ETag): not retried.
     BadAnswer,
+    /// The server refused them as conflicting with what it holds (409), where a 409 cannot
+    /// mean "already there": feedback scores, which are upserts. Opik backends before
+    /// January 2026 answer it to a thread's scores while the thread is still open: close the
+    /// thread first (`Opik::close_thread`). Not retried.
+    Conflict,
     /// The SDK, or a custom transport, failed while handling it (a panic): a bug to report.
     Internal,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 14] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::QueueFull,
         DropReason::RateLimitedExhausted,
         DropReason::Http4xx,
@@ -70,6 +76,7 @@ impl DropReason {
         DropReason::MemoryBudget,
         DropReason::FileUnreadable,
         DropReason::BadAnswer,
+        DropReason::Conflict,
         DropReason::Internal,
     ];
 
@@ -89,6 +96,7 @@ impl DropReason {
             DropReason::MemoryBudget => "memory_budget",
             DropReason::FileUnreadable => "file_unreadable",
             DropReason::BadAnswer => "bad_answer",
+            DropReason::Conflict => "conflict",
             DropReason::Internal => "internal",
         }
     }
@@ -220,7 +228,7 @@ impl Counters {
 pub struct Stats {
     /// Records the app produced (each finished span, trace, feedback score or attachment).
     pub produced: u64,
-    /// Records the server accepted (2xx, or 409: already there).
+    /// Records the server accepted (2xx, or a 409 to a batch create: already there).
     pub delivered: u64,
     /// Delivered records whose `input`/`output` were replaced by a truncation marker because
     /// the record alone was too large for a request (counted in `delivered` too).

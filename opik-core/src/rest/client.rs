@@ -5,6 +5,7 @@
 use super::error::{RestError, RestErrorKind};
 use crate::config::Config;
 use crate::net::{self, Next, OpikHttp, RetryPolicy, Tries};
+use crate::pipe::Client;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -58,6 +59,23 @@ pub(crate) struct Request<'c> {
 }
 
 impl RestClient {
+    /// The REST client of an SDK client that sends to an Opik server: made on first use and
+    /// kept with the SDK client, so that all its calls share one connection pool. `None` when
+    /// the client has no server (the local view, a test capture).
+    pub(crate) fn of(client: &Client) -> Option<Result<RestClient, RestError>> {
+        let config = client.server()?;
+        Some(
+            client
+                .shared(|| RestClient::new(config))
+                .map(|rest| RestClient::clone(&rest)),
+        )
+    }
+
+    /// The retry policy its calls follow (for reads that resume a stream themselves).
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        self.inner.retry
+    }
+
     /// A client of the server `config` names, with the exporter's headers, timeouts and retry
     /// settings.
     pub(crate) fn new(config: &Config) -> Result<RestClient, RestError> {
@@ -131,6 +149,26 @@ impl Request<'_> {
     /// repeat only after a 429, which the server did not act on); an error status is an error.
     pub(crate) async fn send(self) -> Result<Answer, RestError> {
         let call = self.name();
+        let response = self.respond().await?;
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| RestError::new(call, RestErrorKind::Network, None, net::describe(&e)))?;
+        Ok(Answer {
+            body: bytes.to_vec(),
+            location,
+        })
+    }
+
+    /// Like [`send`](Self::send), but the answer's body is left to the caller to read as it
+    /// arrives (an NDJSON stream, read line by line: see `ndjson::Lines`).
+    pub(crate) async fn respond(self) -> Result<reqwest::Response, RestError> {
+        let call = self.name();
         let body = match self.body.transpose() {
             Ok(body) => body,
             Err(m) => return Err(RestError::new(call, RestErrorKind::Request, None, m)),
@@ -150,7 +188,7 @@ impl Request<'_> {
                 request = request.query(&self.query);
             }
             tries.start(Instant::now());
-            let (retry, failure) = match request.send().await {
+            let (retry, after, failure) = match request.send().await {
                 Err(e) => {
                     let failure = RestError::new(
                         call.clone(),
@@ -158,40 +196,22 @@ impl Request<'_> {
                         None,
                         net::describe(&e),
                     );
-                    (self.idempotent && !e.is_builder(), (None, failure))
+                    (self.idempotent && !e.is_builder(), None, failure)
                 }
+                Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(mut response) => {
                     let status = response.status().as_u16();
-                    let location = response
-                        .headers()
-                        .get(reqwest::header::LOCATION)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
-                    if (200..300).contains(&status) {
-                        let bytes = response.bytes().await.map_err(|e| {
-                            RestError::new(
-                                call.clone(),
-                                RestErrorKind::Network,
-                                None,
-                                net::describe(&e),
-                            )
-                        })?;
-                        return Ok(Answer {
-                            body: bytes.to_vec(),
-                            location,
-                        });
-                    }
                     let after = net::retry_after(response.headers());
                     let text = net::read_capped(&mut response, net::ERROR_BODY_CAP).await;
                     let failure = RestError::status(call.clone(), status, &text);
                     let retry = net::worth_retrying(status) && (status == 429 || self.idempotent);
                     (
                         retry,
-                        (after.filter(|_| matches!(status, 429 | 503)), failure),
+                        after.filter(|_| matches!(status, 429 | 503)),
+                        failure,
                     )
                 }
             };
-            let (after, failure) = failure;
             if !retry {
                 return Err(failure);
             }

@@ -195,9 +195,9 @@ impl RestClient {
         let answer = self
             .post("/v1/private/datasets/items/stream")
             .json(request)
-            .send()
+            .respond()
             .await?;
-        ndjson::lines(CALL, &answer.body)
+        ndjson::collect(CALL, answer).await
     }
 
     /// `POST /datasets/items/delete`: at most [`MAX_ITEMS_PER_BATCH`] ids; one

@@ -29,6 +29,20 @@ pub(crate) struct ExperimentWrite<'a> {
     pub(crate) evaluation_method: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) dataset_version_id: Option<Uuid>,
+    /// The prompt versions the experiment's task used (`PromptVersionLink_Write`s).
+    #[serde(
+        skip_serializing_if = "<[_]>::is_empty",
+        serialize_with = "version_links"
+    )]
+    pub(crate) prompt_versions: &'a [Uuid],
+}
+
+fn version_links<S: serde::Serializer>(ids: &&[Uuid], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Link<'a> {
+        id: &'a Uuid,
+    }
+    s.collect_seq(ids.iter().map(|id| Link { id }))
 }
 
 /// `ExperimentItem` as written: the link of a dataset item and the trace its run made.

@@ -155,6 +155,10 @@ impl Transport for LocalTransport {
         self.print(&text);
         Box::pin(std::future::ready(SendOutcome::Delivered))
     }
+
+    fn local_file(&self) -> Option<&Path> {
+        self.path()
+    }
 }
 
 impl Drop for LocalTransport {

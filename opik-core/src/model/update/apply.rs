@@ -1,6 +1,6 @@
 //! Applying an update to the record of the span or trace it was made for.
 
-use super::{deep_merge, Common, SpanUpdate, TraceUpdate, MERGE_DEPTH};
+use super::{deep_merge, with_prompts, Common, SpanUpdate, TraceUpdate, MERGE_DEPTH};
 use crate::model::{
     Attachment, AttachmentRecord, Entity, ErrorInfo, Payload, ProjectName, Record, RecordBase,
     Score, ScoreTarget, SpanDetails, SpanRecord, Tags, TraceDetails, TraceRecord, MAX_TAGS,
@@ -185,6 +185,7 @@ impl Common {
             error_info,
             scores,
             attachments,
+            prompts,
         } = self;
         if let Some(n) = name {
             base.name = Cow::Owned(n);
@@ -198,6 +199,15 @@ impl Common {
         }
         if let Some(m) = metadata {
             base.metadata = Some(merge_metadata(base.metadata.take(), m));
+        }
+        if !prompts.is_empty() {
+            let mut m = base
+                .metadata
+                .take()
+                .map(Arc::unwrap_or_clone)
+                .unwrap_or_default();
+            with_prompts(&mut m, prompts);
+            base.metadata = Some(Arc::new(m));
         }
         apply_tags(&mut base.tags, tags, what);
         Rest {

@@ -7,6 +7,9 @@
 //! wait for their span lives in `span::slot`.
 
 mod apply;
+mod patch;
+
+pub(crate) use patch::{Patch, Stored};
 
 use super::{tag_problem, Attachment, ErrorInfo, Score, TraceSource, Usage};
 use serde::Serialize;
@@ -35,6 +38,34 @@ pub(crate) struct Common {
     error_info: Option<ErrorInfo>,
     scores: Vec<Score>,
     attachments: Vec<Attachment>,
+    /// Prompt versions used (the `opik_prompts` entries the prompt library makes), appended
+    /// to `metadata.opik_prompts` when the update is applied, each (prompt, commit) once.
+    prompts: Vec<Value>,
+}
+
+/// Appends `prompt` to `list` unless an entry of the same prompt id and commit is there, as
+/// the Python SDK deduplicates `opik_prompts`.
+pub(crate) fn add_prompt(list: &mut Vec<Value>, prompt: Value) {
+    let key = |p: &Value| (p.get("id").cloned(), p.pointer("/version/commit").cloned());
+    let new = key(&prompt);
+    if !list.iter().any(|p| key(p) == new) {
+        list.push(prompt);
+    }
+}
+
+/// `metadata` with `prompts` appended to its `opik_prompts` list.
+pub(crate) fn with_prompts(metadata: &mut Map<String, Value>, prompts: Vec<Value>) {
+    if prompts.is_empty() {
+        return;
+    }
+    let mut list = match metadata.remove("opik_prompts") {
+        Some(Value::Array(list)) => list,
+        _ => Vec::new(),
+    };
+    for p in prompts {
+        add_prompt(&mut list, p);
+    }
+    metadata.insert("opik_prompts".into(), Value::Array(list));
 }
 
 impl Common {
@@ -56,6 +87,9 @@ impl Common {
         self.scores.extend(newer.scores);
         for a in newer.attachments {
             self.attach(a);
+        }
+        for p in newer.prompts {
+            add_prompt(&mut self.prompts, p);
         }
     }
 
@@ -296,6 +330,14 @@ impl TraceUpdate {
 }
 
 impl SpanUpdate {
+    /// Records that the span used a prompt version (its `opik_prompts` entry, made by the
+    /// prompt library).
+    #[cfg_attr(not(feature = "prompts"), allow(dead_code))]
+    pub(crate) fn used_prompt(&mut self, prompt: Value) -> &mut Self {
+        add_prompt(&mut self.common.prompts, prompt);
+        self
+    }
+
     /// The name the update gives, if it renames the span.
     pub(crate) fn renamed(&self) -> Option<&str> {
         self.common.name.as_deref()
@@ -303,6 +345,13 @@ impl SpanUpdate {
 }
 
 impl TraceUpdate {
+    /// Records that the trace used a prompt version; see [`SpanUpdate::used_prompt`].
+    #[cfg_attr(not(feature = "prompts"), allow(dead_code))]
+    pub(crate) fn used_prompt(&mut self, prompt: Value) -> &mut Self {
+        add_prompt(&mut self.common.prompts, prompt);
+        self
+    }
+
     /// The name the update gives, if it renames the trace.
     pub(crate) fn renamed(&self) -> Option<&str> {
         self.common.name.as_deref()
