@@ -177,9 +177,20 @@
 //! | local view file | `OPIK_LOCAL_FILE` | | a new `opik-local-*.jsonl` in the temp directory |
 //! | config file | `OPIK_CONFIG_PATH` | | `~/.opik.config` |
 //!
+//! | flush deadline at exit | `OPIK_DEFAULT_FLUSH_TIMEOUT` (seconds) | `default_flush_timeout` | 2 s |
+//! | start records of long spans | `OPIK_LOG_START_TRACE_SPAN` | `log_start_trace_span` | on (after 5 s) |
+//! | input/output truncation | `OPIK_MAX_PAYLOAD_SIZE_MB` | `max_payload_size_mb` | 20 (`<= 0`: never) |
+//! | gzip request bodies | `OPIK_ENABLE_JSON_REQUEST_COMPRESSION` | `enable_json_request_compression` | on |
+//! | gzip level | `OPIK_REQUEST_COMPRESSION_LEVEL` | `request_compression_level` | 1 |
+//! | check the TLS certificate | `OPIK_CHECK_TLS_CERTIFICATE` | `check_tls_certificate` | on |
+//! | CA certificates (PEM) | `SSL_CERT_FILE` | | the built-in roots |
+//!
 //! Bad settings make [`init`] return an error naming the setting, where it came from, the bad
-//! value (never the key) and the fix. Exporter knobs (queue capacity, batch size, flush
-//! interval, timeouts) are set on [`ConfigBuilder`](config::ConfigBuilder).
+//! value (never the key) and the fix. The other exporter knobs (queue capacity, batch size,
+//! flush interval, timeouts) are set on [`ConfigBuilder`](config::ConfigBuilder) or as
+//! `OPIK_<KNOB>` in the environment. Proxies come from `https_proxy` / `no_proxy` and friends
+//! (https only, never for loopback or for a key over plain http); redirects are never
+//! followed.
 
 // ---- The public surface: the everyday API at the root, the rest in modules -----------------
 
@@ -303,8 +314,8 @@ pub const ENABLED: bool = cfg!(feature = "enabled");
 pub mod config {
     pub use opik_core::{
         ApiKey, Config, ConfigBuilder, ConfigError, DisabledReason, ErrorKind, Origin, Resolved,
-        CLOUD_URL, DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE, MAX_BATCH_ITEMS, MAX_MAX_RETRIES,
-        MAX_QUEUE_CAPACITY, MIN_BATCH_MAX_BYTES,
+        Setting, CLOUD_URL, DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE, MAX_BATCH_ITEMS,
+        MAX_MAX_RETRIES, MAX_QUEUE_CAPACITY, MIN_BATCH_MAX_BYTES,
     };
 }
 

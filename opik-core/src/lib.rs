@@ -45,7 +45,7 @@ pub use api::{
 };
 pub use config::{
     ApiKey, Config, ConfigBuilder, ConfigError, DisabledReason, ErrorKind, Origin, Resolved,
-    CLOUD_URL, DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE, MAX_BATCH_ITEMS, MAX_MAX_RETRIES,
+    Setting, CLOUD_URL, DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE, MAX_BATCH_ITEMS, MAX_MAX_RETRIES,
     MAX_QUEUE_CAPACITY, MIN_BATCH_MAX_BYTES,
 };
 pub use context::{

@@ -2,7 +2,7 @@
 //! (in `resolve`) reads the other sources and checks everything.
 
 use super::key::ApiKey;
-use super::knobs::ExportSettings;
+use super::knobs::KnobsSet;
 use super::sources::Env;
 use std::fmt;
 use std::path::PathBuf;
@@ -28,8 +28,9 @@ pub struct ConfigBuilder {
     pub(super) environment: Option<String>,
     pub(super) config_file: Option<PathBuf>,
     pub(super) allow_http_api_key: bool,
-    /// The exporter's knobs (defaults until set; checked by `resolve`).
-    pub(super) export: ExportSettings,
+    pub(super) ssl_cert_file: Option<PathBuf>,
+    /// The exporter's knobs code set (checked by `resolve`).
+    pub(super) export: KnobsSet,
 }
 
 impl Default for ConfigBuilder {
@@ -54,6 +55,7 @@ impl fmt::Debug for ConfigBuilder {
             .field("environment", &self.environment)
             .field("config_file", &self.config_file)
             .field("allow_http_api_key", &self.allow_http_api_key)
+            .field("ssl_cert_file", &self.ssl_cert_file)
             .field("export", &self.export)
             .finish()
     }
@@ -73,7 +75,8 @@ impl ConfigBuilder {
             environment: None,
             config_file: None,
             allow_http_api_key: false,
-            export: ExportSettings::default(),
+            ssl_cert_file: None,
+            export: KnobsSet::default(),
         }
     }
 
@@ -181,6 +184,19 @@ impl ConfigBuilder {
     #[must_use]
     pub fn allow_http_api_key(mut self, yes: bool) -> Self {
         self.allow_http_api_key = yes;
+        self
+    }
+
+    /// A PEM file of the CA certificates that Opik's server certificate is checked against,
+    /// instead of the built-in roots (beats `SSL_CERT_FILE`): for a self-hosted Opik behind a
+    /// private CA. As in the Python SDK (and OpenSSL), the file replaces the built-in roots
+    /// rather than adding to them, also for presigned storage URLs, so a bundle for a private
+    /// CA must hold the public roots too if attachments go to public storage. Ignored when
+    /// [`check_tls_certificate`](Self::check_tls_certificate) is off. Read, and checked to
+    /// hold a certificate, by [`resolve`](Self::resolve).
+    #[must_use]
+    pub fn ssl_cert_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssl_cert_file = Some(path.into());
         self
     }
 }

@@ -2,8 +2,8 @@
 //! SDK client from its `Config` (`client`), what an answer means (`answer`), and when a failed
 //! request is tried again (`retry`).
 //!
-//! Owns: the HTTP conventions of Opik's API (headers, gzip, no redirects, the proxy choice,
-//! `Retry-After` and friends, which statuses are worth a retry). May import `config` and
+//! Owns: the HTTP conventions of Opik's API (headers, gzip, TLS roots, no redirects, the proxy
+//! choice, `Retry-After` and friends, which statuses are worth a retry). May import `config` and
 //! `pipe` (for [`SendOutcome`](crate::pipe::SendOutcome) and the drop reasons); the exporter
 //! and the REST calls sit above it.
 
@@ -14,5 +14,5 @@ mod retry;
 pub(crate) use answer::{
     describe, read_capped, retry_after, send, truncate, worth_retrying, ERROR_BODY_CAP,
 };
-pub(crate) use client::{gzip, OpikHttp};
+pub(crate) use client::{JsonBody, OpikHttp};
 pub(crate) use retry::{Next, RetryPolicy, Tries};
