@@ -190,7 +190,8 @@
 //! flush interval, timeouts) are set on [`ConfigBuilder`](config::ConfigBuilder) or as
 //! `OPIK_<KNOB>` in the environment. Proxies come from `https_proxy` / `no_proxy` and friends
 //! (https only, never for loopback or for a key over plain http); redirects are never
-//! followed.
+//! followed. [`healthcheck`] (`cargo run --example healthcheck`) shows the settings in effect
+//! and whether Opik accepts them.
 
 // ---- The public surface: the everyday API at the root, the rest in modules -----------------
 
@@ -317,6 +318,33 @@ pub mod config {
         Setting, CLOUD_URL, DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE, MAX_BATCH_ITEMS,
         MAX_MAX_RETRIES, MAX_QUEUE_CAPACITY, MIN_BATCH_MAX_BYTES,
     };
+}
+
+/// Checks that the configuration works: the settings in effect with where each came from, the
+/// server reachable, the key and workspace accepted, each failure with its fix (the Python
+/// SDK's `opik healthcheck`). `cargo run --example healthcheck` prints it.
+///
+/// ```no_run
+/// let report = opik::healthcheck(); // blocks; `healthcheck_async` in async code
+/// println!("{report}");
+/// if !report.is_healthy() {
+///     std::process::exit(1);
+/// }
+/// ```
+#[cfg(feature = "enabled")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enabled")))]
+pub use opik_core::health::healthcheck;
+
+#[cfg(feature = "enabled")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enabled")))]
+pub use opik_core::health::{healthcheck_async, healthcheck_with};
+
+/// What [`healthcheck`] reports: [`HealthReport`](health::HealthReport), its
+/// [`Check`](health::Check)s and their [`Outcome`](health::Outcome).
+#[cfg(feature = "enabled")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enabled")))]
+pub mod health {
+    pub use opik_core::health::{Check, HealthReport, Outcome};
 }
 
 /// Carrying the current span into other tasks and threads (see "Async and spawn" in the crate

@@ -67,6 +67,13 @@ pub use propagation::{
     distributed_headers, run_with_distributed_headers, with_distributed_headers, ContinueTrace,
     DistributedHeaders, HeaderSource, PARENT_SPAN_ID_HEADER, TRACEPARENT_HEADER, TRACE_ID_HEADER,
 };
+/// The healthcheck: the configuration in effect and whether Opik accepts it.
+#[cfg(feature = "enabled")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enabled")))]
+pub mod health {
+    pub use crate::net::{healthcheck, healthcheck_async, healthcheck_with};
+    pub use crate::net::{Check, HealthReport, Outcome};
+}
 #[cfg(feature = "enabled")]
 pub use rest::{RestError, RestErrorKind};
 pub use sdk::{flush, flush_async, init, init_or_local, init_with, stats, InitError, OpikGuard};
