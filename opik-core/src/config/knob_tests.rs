@@ -383,6 +383,12 @@ fn ssl_cert_file_is_read_from_code_or_the_environment_unless_tls_is_unchecked() 
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::CertificateFile);
     assert_eq!(e.origin(), &Origin::Env("SSL_CERT_FILE"));
+    // A stale SSL_CERT_FILE does not break an app that never configured Opik.
+    let b = env(&[("SSL_CERT_FILE", "/nowhere.pem")]);
+    assert!(matches!(
+        b.resolve(),
+        Ok(Resolved::Disabled(DisabledReason::NothingConfigured))
+    ));
     let _ = std::fs::remove_file(&pem);
 }
 

@@ -69,11 +69,6 @@ impl ConfigBuilder {
         });
         let file = file.unwrap_or_default();
         let (export, export_origins) = ExportSettings::resolve(&self.export, &self.env, &file)?;
-        let ca_bundle = if export.check_tls_certificate {
-            self.ca_bundle()?
-        } else {
-            None
-        };
 
         let local = match self.local {
             Some(yes) => Some(Sourced {
@@ -202,6 +197,14 @@ impl ConfigBuilder {
                 validate::check_transport(&u.value, &u.origin, &k.origin)?;
             }
         }
+
+        // Read only when there is a server to talk to: SSL_CERT_FILE is the whole machine's
+        // setting, and a stale one must not break an app that never configured Opik.
+        let ca_bundle = if export.check_tls_certificate && base_url.is_some() {
+            self.ca_bundle()?
+        } else {
+            None
+        };
 
         let proxy = match &base_url {
             Some(u) => proxy::choose(&self.env, &u.value, key.is_some())?,
