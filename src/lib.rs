@@ -193,6 +193,9 @@
 //! followed. [`healthcheck`] (`cargo run --example healthcheck`) shows the settings in effect
 //! and whether Opik accepts them.
 
+// docs.rs builds with `--cfg docsrs` on nightly: items behind a feature show it as a badge.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 // ---- The public surface: the everyday API at the root, the rest in modules -----------------
 
 pub use opik_core::{
@@ -206,6 +209,7 @@ pub use opik_core::{
 /// Runs a task over a dataset, scores it with metrics, and records the run as an experiment;
 /// see [`evaluation`] and [`evaluation::evaluate`](opik_core::eval::evaluate) for the details.
 #[cfg(feature = "evaluation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "evaluation")))]
 pub use opik_core::eval::evaluate;
 
 /// Records each call of a function as an Opik span (and as a trace when no tracked call is
@@ -430,6 +434,7 @@ pub mod export {
 /// ranges, are in [`evaluation::metrics`]; the LLM judges run on any OpenAI-compatible endpoint
 /// through a [`Judge`](evaluation::Judge).
 #[cfg(feature = "evaluation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "evaluation")))]
 pub mod evaluation {
     pub use opik_core::eval::*;
     pub use opik_core::{RestError, RestErrorKind};
@@ -437,7 +442,15 @@ pub mod evaluation {
 
 pub mod integrations;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+
+/// The README's code blocks as doctests, so the example people copy first cannot rot: the
+/// first is compiled (`no_run`: run, it would read this machine's Opik configuration), the
+/// evaluation fragment is `ignore`d (it is not a whole program).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// What `#[track]` expands to calls. Not a public API: it may change in any release.
 #[doc(hidden)]

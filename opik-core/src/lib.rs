@@ -20,11 +20,14 @@
 // Without `enabled` the exporter is not built, so what only it uses (wire encoding, the watch,
 // the delivery counters' settling side) is dead in that build, on purpose.
 #![cfg_attr(not(feature = "enabled"), allow(dead_code, unused_imports))]
+// docs.rs builds with `--cfg docsrs` on nightly: items behind a feature show it as a badge.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
 mod config;
 mod context;
 #[cfg(feature = "evaluation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "evaluation")))]
 pub mod eval;
 mod export;
 mod model;
@@ -75,6 +78,7 @@ pub mod health {
     pub use crate::net::{Check, HealthReport, Outcome};
 }
 #[cfg(feature = "enabled")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enabled")))]
 pub use rest::{RestError, RestErrorKind};
 pub use sdk::{flush, flush_async, init, init_or_local, init_with, stats, InitError, OpikGuard};
 

@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Builds a [`Config`] from code, the environment and the INI file.
+/// Builds a [`Config`](super::Config) from code, the environment and the INI file.
 ///
 /// Setters only record values; nothing is read or checked until [`ConfigBuilder::resolve`], so a
 /// builder can be made early and resolved when the SDK starts. Values set here beat the
