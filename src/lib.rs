@@ -180,9 +180,24 @@
 //! | config file | `OPIK_CONFIG_PATH` | | `~/.opik.config` |
 //! | prompt cache TTL | `OPIK_PROMPT_CACHE_TTL_SECONDS` | | 300 s ([`ConfigBuilder::prompt_cache_ttl`](config::ConfigBuilder::prompt_cache_ttl)) |
 //!
+//! | flush deadline at exit | `OPIK_DEFAULT_FLUSH_TIMEOUT` (seconds) | `default_flush_timeout` | 2 s |
+//! | start records of long spans | `OPIK_LOG_START_TRACE_SPAN` | `log_start_trace_span` | on (after 5 s) |
+//! | input/output truncation | `OPIK_MAX_PAYLOAD_SIZE_MB` | `max_payload_size_mb` | 20 (`<= 0`: never) |
+//! | gzip request bodies | `OPIK_ENABLE_JSON_REQUEST_COMPRESSION` | `enable_json_request_compression` | on |
+//! | gzip level | `OPIK_REQUEST_COMPRESSION_LEVEL` | `request_compression_level` | 1 |
+//! | check the TLS certificate | `OPIK_CHECK_TLS_CERTIFICATE` | `check_tls_certificate` | on |
+//! | CA certificates (PEM) | `SSL_CERT_FILE` | | the built-in roots |
+//!
 //! Bad settings make [`init`] return an error naming the setting, where it came from, the bad
-//! value (never the key) and the fix. Exporter knobs (queue capacity, batch size, flush
-//! interval, timeouts) are set on [`ConfigBuilder`](config::ConfigBuilder).
+//! value (never the key) and the fix. The other exporter knobs (queue capacity, batch size,
+//! flush interval, timeouts) are set on [`ConfigBuilder`](config::ConfigBuilder) or as
+//! `OPIK_<KNOB>` in the environment. Proxies come from `https_proxy` / `no_proxy` and friends
+//! (https only, never for loopback or for a key over plain http); redirects are never
+//! followed. [`healthcheck`] (`cargo run --example healthcheck`) shows the settings in effect
+//! and whether Opik accepts them.
+
+// docs.rs builds with `--cfg docsrs` on nightly: items behind a feature show it as a badge.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // ---- The public surface: the everyday API at the root, the rest in modules -----------------
 
@@ -197,6 +212,7 @@ pub use opik_core::{
 /// Runs a task over a dataset, scores it with metrics, and records the run as an experiment;
 /// see [`evaluation`] and [`evaluation::evaluate`](opik_core::eval::evaluate) for the details.
 #[cfg(feature = "evaluation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "evaluation")))]
 pub use opik_core::eval::evaluate;
 
 /// Records each call of a function as an Opik span (and as a trace when no tracked call is
@@ -306,9 +322,36 @@ pub const ENABLED: bool = cfg!(feature = "enabled");
 pub mod config {
     pub use opik_core::{
         ApiKey, Config, ConfigBuilder, ConfigError, DisabledReason, ErrorKind, Origin, Resolved,
-        CLOUD_URL, DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE, MAX_BATCH_ITEMS, MAX_MAX_RETRIES,
-        MAX_QUEUE_CAPACITY, MIN_BATCH_MAX_BYTES,
+        Setting, CLOUD_URL, DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE, MAX_BATCH_ITEMS,
+        MAX_MAX_RETRIES, MAX_QUEUE_CAPACITY, MIN_BATCH_MAX_BYTES,
     };
+}
+
+/// Checks that the configuration works: the settings in effect with where each came from, the
+/// server reachable, the key and workspace accepted, each failure with its fix (the Python
+/// SDK's `opik healthcheck`). `cargo run --example healthcheck` prints it.
+///
+/// ```no_run
+/// let report = opik::healthcheck(); // blocks; `healthcheck_async` in async code
+/// println!("{report}");
+/// if !report.is_healthy() {
+///     std::process::exit(1);
+/// }
+/// ```
+#[cfg(feature = "enabled")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enabled")))]
+pub use opik_core::health::healthcheck;
+
+#[cfg(feature = "enabled")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enabled")))]
+pub use opik_core::health::{healthcheck_async, healthcheck_with};
+
+/// What [`healthcheck`] reports: [`HealthReport`](health::HealthReport), its
+/// [`Check`](health::Check)s and their [`Outcome`](health::Outcome).
+#[cfg(feature = "enabled")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enabled")))]
+pub mod health {
+    pub use opik_core::health::{Check, HealthReport, Outcome};
 }
 
 /// Carrying the current span into other tasks and threads (see "Async and spawn" in the crate
@@ -394,6 +437,7 @@ pub mod export {
 /// ranges, are in [`evaluation::metrics`]; the LLM judges run on any OpenAI-compatible endpoint
 /// through a [`Judge`](evaluation::Judge).
 #[cfg(feature = "evaluation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "evaluation")))]
 pub mod evaluation {
     pub use opik_core::eval::*;
     pub use opik_core::{RestError, RestErrorKind};
@@ -447,7 +491,16 @@ pub mod prompts {
 
 pub mod integrations;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+
+/// The README's code blocks as doctests, so the examples people copy first cannot rot: they
+/// are compiled (`no_run`: run, they would read this machine's Opik configuration), the
+/// evaluation fragment is `ignore`d (it is not a whole program). The prompt and read examples
+/// need the `prompts` feature.
+#[cfg(all(doctest, feature = "prompts"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// What `#[track]` expands to calls. Not a public API: it may change in any release.
 #[doc(hidden)]

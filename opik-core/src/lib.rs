@@ -21,11 +21,14 @@
 // Without `enabled` the exporter is not built, so what only it uses (wire encoding, the watch,
 // the delivery counters' settling side) is dead in that build, on purpose.
 #![cfg_attr(not(feature = "enabled"), allow(dead_code, unused_imports))]
+// docs.rs builds with `--cfg docsrs` on nightly: items behind a feature show it as a badge.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
 mod config;
 mod context;
 #[cfg(feature = "evaluation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "evaluation")))]
 pub mod eval;
 mod export;
 mod model;
@@ -50,7 +53,7 @@ pub use api::{
 };
 pub use config::{
     ApiKey, Config, ConfigBuilder, ConfigError, DisabledReason, ErrorKind, Origin, Resolved,
-    CLOUD_URL, DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE, MAX_BATCH_ITEMS, MAX_MAX_RETRIES,
+    Setting, CLOUD_URL, DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE, MAX_BATCH_ITEMS, MAX_MAX_RETRIES,
     MAX_QUEUE_CAPACITY, MIN_BATCH_MAX_BYTES,
 };
 pub use context::{
@@ -72,7 +75,15 @@ pub use propagation::{
     distributed_headers, run_with_distributed_headers, with_distributed_headers, ContinueTrace,
     DistributedHeaders, HeaderSource, PARENT_SPAN_ID_HEADER, TRACEPARENT_HEADER, TRACE_ID_HEADER,
 };
+/// The healthcheck: the configuration in effect and whether Opik accepts it.
 #[cfg(feature = "enabled")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enabled")))]
+pub mod health {
+    pub use crate::net::{healthcheck, healthcheck_async, healthcheck_with};
+    pub use crate::net::{Check, HealthReport, Outcome};
+}
+#[cfg(feature = "enabled")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enabled")))]
 pub use rest::{RestError, RestErrorKind};
 pub use sdk::{flush, flush_async, init, init_or_local, init_with, stats, InitError, OpikGuard};
 

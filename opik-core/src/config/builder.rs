@@ -2,13 +2,13 @@
 //! (in `resolve`) reads the other sources and checks everything.
 
 use super::key::ApiKey;
-use super::knobs::ExportSettings;
+use super::knobs::KnobsSet;
 use super::sources::Env;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Builds a [`Config`] from code, the environment and the INI file.
+/// Builds a [`Config`](super::Config) from code, the environment and the INI file.
 ///
 /// Setters only record values; nothing is read or checked until [`ConfigBuilder::resolve`], so a
 /// builder can be made early and resolved when the SDK starts. Values set here beat the
@@ -28,10 +28,9 @@ pub struct ConfigBuilder {
     pub(super) environment: Option<String>,
     pub(super) config_file: Option<PathBuf>,
     pub(super) allow_http_api_key: bool,
-    /// The exporter's knobs (defaults until set; checked by `resolve`).
-    pub(super) export: ExportSettings,
-    /// The knobs set in code, which beat the environment for the knobs it can set too.
-    pub(super) knobs_set: Vec<&'static str>,
+    pub(super) ssl_cert_file: Option<PathBuf>,
+    /// The exporter's knobs code set (checked by `resolve`).
+    pub(super) export: KnobsSet,
 }
 
 impl Default for ConfigBuilder {
@@ -56,8 +55,8 @@ impl fmt::Debug for ConfigBuilder {
             .field("environment", &self.environment)
             .field("config_file", &self.config_file)
             .field("allow_http_api_key", &self.allow_http_api_key)
+            .field("ssl_cert_file", &self.ssl_cert_file)
             .field("export", &self.export)
-            .field("knobs_set", &self.knobs_set)
             .finish()
     }
 }
@@ -76,8 +75,8 @@ impl ConfigBuilder {
             environment: None,
             config_file: None,
             allow_http_api_key: false,
-            export: ExportSettings::default(),
-            knobs_set: Vec::new(),
+            ssl_cert_file: None,
+            export: KnobsSet::default(),
         }
     }
 
@@ -185,6 +184,19 @@ impl ConfigBuilder {
     #[must_use]
     pub fn allow_http_api_key(mut self, yes: bool) -> Self {
         self.allow_http_api_key = yes;
+        self
+    }
+
+    /// A PEM file of the CA certificates that Opik's server certificate is checked against,
+    /// instead of the built-in roots (beats `SSL_CERT_FILE`): for a self-hosted Opik behind a
+    /// private CA. As in the Python SDK (and OpenSSL), the file replaces the built-in roots
+    /// rather than adding to them, also for presigned storage URLs, so a bundle for a private
+    /// CA must hold the public roots too if attachments go to public storage. Ignored when
+    /// [`check_tls_certificate`](Self::check_tls_certificate) is off. Read, and checked to
+    /// hold a certificate, by [`resolve`](Self::resolve).
+    #[must_use]
+    pub fn ssl_cert_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssl_cert_file = Some(path.into());
         self
     }
 }

@@ -68,6 +68,8 @@ pub enum ErrorKind {
     OutOfRange,
     /// A boolean setting holds something other than true/false/1/0/yes/no/on/off/t/f/y/n.
     InvalidBool,
+    /// A setting's text is not a value of its kind (a whole number, a duration).
+    InvalidValue,
     /// The API key cannot be sent as an HTTP header, or its embedded attributes are corrupt.
     InvalidApiKey,
     /// A value is wrapped in quotes, which INI files and env files keep literally.
@@ -78,6 +80,8 @@ pub enum ErrorKind {
     FileUnreadable,
     /// The config file is not valid INI (or not UTF-8, or repeats a section or key).
     FileUnparsable,
+    /// The CA certificates file (`SSL_CERT_FILE`) cannot be read or holds no PEM certificate.
+    CertificateFile,
 }
 
 /// A configuration mistake, with everything needed to fix it.
@@ -141,8 +145,9 @@ impl ConfigError {
     }
 
     /// The setting at fault, spelled as in the INI file (`url_override`, `api_key`, `workspace`,
-    /// `project_name`, `track_disable`, `local`, `config_file`) or as the builder knob
-    /// (`queue_capacity`, `batch_max_items`, ...).
+    /// `project_name`, `track_disable`, `local`, `config_file`) or as the builder method
+    /// (`queue_capacity`, `shutdown_timeout`, `ssl_cert_file`, ...); [`origin`](Self::origin)
+    /// names the variable or key it was read from.
     pub fn setting(&self) -> &'static str {
         self.inner.setting
     }

@@ -19,6 +19,18 @@ impl ApiKey {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// The key as the healthcheck shows it: `****` and its last four characters, so two keys
+    /// can be told apart without either being readable (only `****` for a key too short to
+    /// give four characters away safely).
+    pub fn masked(&self) -> String {
+        let chars: Vec<char> = self.0.chars().collect();
+        if chars.len() < 16 {
+            return "****".to_owned();
+        }
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("****{tail}")
+    }
 }
 
 impl fmt::Debug for ApiKey {

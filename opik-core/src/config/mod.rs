@@ -13,6 +13,16 @@
 //! | environment | [`ConfigBuilder::environment`] | `OPIK_ENVIRONMENT` | `environment` |
 //! | INI file | [`ConfigBuilder::config_file`] | `OPIK_CONFIG_PATH` | – (default `~/.opik.config`) |
 //! | proxy | – | `https_proxy`, `http_proxy`, `all_proxy`, `no_proxy` (either case) | – |
+//! | CA certificates | [`ConfigBuilder::ssl_cert_file`] | `SSL_CERT_FILE` | – |
+//! | exporter knobs | `knobs` (e.g. [`ConfigBuilder::shutdown_timeout`]) | `OPIK_DEFAULT_FLUSH_TIMEOUT`, ... | the Python SDK's only: `default_flush_timeout`, ... |
+//!
+//! The exporter knobs the Python SDK also has are read with its names, types and units
+//! (`default_flush_timeout`, `log_start_trace_span`, `max_payload_size_mb`,
+//! `enable_json_request_compression`, `request_compression_level`, `check_tls_certificate`,
+//! `file_upload_background_workers`, `is_attachment_extraction_active`,
+//! `min_base64_embedded_attachment_size`); the others only from the environment, as
+//! `OPIK_<KNOB>`, since the Python SDK refuses to start on an unknown key in `[opik]`.
+//! [`Config::settings`] lists every setting in effect with its origin (the healthcheck's table).
 //!
 //! Precedence is builder > environment > INI file > default. Booleans accept what pydantic
 //! accepts (true/1/yes/on/t/y and false/0/no/off/f/n, any case); an empty value counts as unset.
@@ -43,18 +53,23 @@
 //!
 //! Owns: reading and checking settings (`builder` records what code set, `resolve` applies the
 //! precedence above, `sources` reads the environment and the file, `validate` and `knobs` check
-//! values, `key` handles API keys, `proxy` picks the proxy). May import `model` only: everything that runs (the pipe,
+//! values, `knob_text` reads knobs' text, `key` handles API keys, `proxy` picks the proxy,
+//! `tls` reads the CA certificates file). May import `model` only: everything that runs (the pipe,
 //! the exporter) takes a [`Config`] that is already checked.
 
 mod builder;
 mod error;
 mod key;
+mod knob_text;
 mod knobs;
 mod proxy;
 mod resolve;
 mod sources;
+mod tls;
 mod validate;
 
+#[cfg(test)]
+mod knob_tests;
 #[cfg(test)]
 mod tests;
 
@@ -64,9 +79,10 @@ use std::path::{Path, PathBuf};
 pub use builder::ConfigBuilder;
 pub use error::{ConfigError, ErrorKind, Origin};
 pub use key::ApiKey;
-pub(crate) use knobs::ExportSettings;
+pub(crate) use knobs::{ExportSettings, KnobOrigins};
 pub use knobs::{MAX_BATCH_ITEMS, MAX_MAX_RETRIES, MAX_QUEUE_CAPACITY, MIN_BATCH_MAX_BYTES};
 pub(crate) use proxy::{Ignored as ProxyIgnored, ProxyChoice};
+pub(crate) use tls::CaBundle;
 
 /// Opik Cloud's API base, used when an API key is given without a URL.
 pub const CLOUD_URL: &str = "https://www.comet.com/opik/api";
@@ -152,9 +168,31 @@ pub struct Config {
     workspace: Sourced<String>,
     project_name: Sourced<String>,
     export: ExportSettings,
+    export_origins: KnobOrigins,
     local_file: Option<PathBuf>,
-    environment: Option<String>,
+    environment: Option<Sourced<String>>,
     proxy: ProxyChoice,
+    ca_bundle: Option<CaBundle>,
+    /// The INI file looked for, and whether it was there.
+    config_file: Option<(Sourced<PathBuf>, bool)>,
+}
+
+/// One setting in effect, as [`Config::settings`] lists it (the healthcheck's table).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Setting {
+    /// The setting, spelled as [`ConfigError::setting`] spells it: the INI key of the main
+    /// settings (`url_override`, `api_key`, ...), the builder method of the others
+    /// (`queue_capacity`, `shutdown_timeout`, ...).
+    pub name: &'static str,
+    /// The value as shown: the API key masked, durations as `2s`, `unlimited`, `never`.
+    pub value: String,
+    /// Where the value came from.
+    pub origin: Origin,
+    /// The environment variable that sets it, if any.
+    pub env: Option<&'static str>,
+    /// Its key under `[opik]` in `~/.opik.config`, if it has one.
+    pub file_key: Option<&'static str>,
 }
 
 impl Config {
@@ -209,7 +247,154 @@ impl Config {
 
     /// The environment every trace and span is recorded in (`environment`), if set.
     pub fn environment(&self) -> Option<&str> {
-        self.environment.as_deref()
+        self.environment.as_ref().map(|e| e.value.as_str())
+    }
+
+    /// The CA certificates file trusted instead of the built-in roots
+    /// ([`ConfigBuilder::ssl_cert_file`], else `SSL_CERT_FILE`), if one applies: none while
+    /// [`check_tls_certificate`](Config::check_tls_certificate) is off.
+    pub fn ssl_cert_file(&self) -> Option<&Path> {
+        self.ca_bundle.as_ref().map(|b| b.path.as_path())
+    }
+
+    /// Every setting in effect with where it came from, the API key masked: what the
+    /// healthcheck prints.
+    pub fn settings(&self) -> Vec<Setting> {
+        let row = |name, value: String, origin: Origin, env, file_key| Setting {
+            name,
+            value,
+            origin,
+            env,
+            file_key,
+        };
+        let none = || "<none>".to_owned();
+        let mut out = vec![
+            match &self.config_file {
+                Some((path, found)) => {
+                    let shown = path.value.display().to_string();
+                    let value = if *found {
+                        shown
+                    } else {
+                        format!("{shown} (not found)")
+                    };
+                    row(
+                        "config_file",
+                        value,
+                        path.origin.clone(),
+                        Some(sources::ENV_CONFIG_PATH),
+                        None,
+                    )
+                }
+                None => row(
+                    "config_file",
+                    "<no home directory>".to_owned(),
+                    Origin::Default,
+                    Some(sources::ENV_CONFIG_PATH),
+                    None,
+                ),
+            },
+            match &self.base_url {
+                Some(u) => row(
+                    "url_override",
+                    u.value.clone(),
+                    u.origin.clone(),
+                    Some(sources::ENV_URL),
+                    Some(sources::KEY_URL),
+                ),
+                None => row(
+                    "url_override",
+                    none(),
+                    Origin::Default,
+                    Some(sources::ENV_URL),
+                    Some(sources::KEY_URL),
+                ),
+            },
+            match &self.api_key {
+                Some(k) => row(
+                    "api_key",
+                    k.value.masked(),
+                    k.origin.clone(),
+                    Some(sources::ENV_API_KEY),
+                    Some(sources::KEY_API_KEY),
+                ),
+                None => row(
+                    "api_key",
+                    none(),
+                    Origin::Default,
+                    Some(sources::ENV_API_KEY),
+                    Some(sources::KEY_API_KEY),
+                ),
+            },
+            row(
+                "workspace",
+                self.workspace.value.clone(),
+                self.workspace.origin.clone(),
+                Some(sources::ENV_WORKSPACE),
+                Some(sources::KEY_WORKSPACE),
+            ),
+            row(
+                "project_name",
+                self.project_name.value.clone(),
+                self.project_name.origin.clone(),
+                Some(sources::ENV_PROJECT),
+                Some(sources::KEY_PROJECT),
+            ),
+            match &self.environment {
+                Some(e) => row(
+                    "environment",
+                    e.value.clone(),
+                    e.origin.clone(),
+                    Some(sources::ENV_ENVIRONMENT),
+                    Some(sources::KEY_ENVIRONMENT),
+                ),
+                None => row(
+                    "environment",
+                    none(),
+                    Origin::Default,
+                    Some(sources::ENV_ENVIRONMENT),
+                    Some(sources::KEY_ENVIRONMENT),
+                ),
+            },
+            row(
+                "proxy",
+                self.proxy.to_string(),
+                self.proxy.origin(),
+                None,
+                None,
+            ),
+            match &self.ca_bundle {
+                Some(b) => row(
+                    "ssl_cert_file",
+                    b.path.display().to_string(),
+                    b.origin.clone(),
+                    Some(sources::ENV_SSL_CERT_FILE),
+                    None,
+                ),
+                None => row(
+                    "ssl_cert_file",
+                    "<none: the built-in roots>".to_owned(),
+                    Origin::Default,
+                    Some(sources::ENV_SSL_CERT_FILE),
+                    None,
+                ),
+            },
+        ];
+        out.extend(self.export.describe(&self.export_origins));
+        out
+    }
+
+    /// The CA certificates to trust instead of the built-in roots, read at resolve time.
+    pub(crate) fn ca_bundle(&self) -> Option<&CaBundle> {
+        self.ca_bundle.as_ref()
+    }
+
+    /// Where a knob's value came from, by its name; `Default` for an unknown name.
+    pub(crate) fn knob_origin(&self, knob: &str) -> Origin {
+        self.export
+            .describe(&self.export_origins)
+            .into_iter()
+            .find(|s| s.name == knob)
+            .map_or(Origin::Default, |s| s.origin)
     }
 
     /// The exporter's settings, checked.
@@ -241,6 +426,17 @@ impl fmt::Display for Config {
             self.project_name.value,
             self.project_name.origin
         )?;
-        write!(f, ", proxy={}", self.proxy)
+        write!(f, ", proxy={}", self.proxy)?;
+        if !self.export.check_tls_certificate {
+            f.write_str(", tls=NOT VERIFIED")?;
+        } else if let Some(b) = &self.ca_bundle {
+            write!(
+                f,
+                ", ssl_cert_file={} (from {})",
+                b.path.display(),
+                b.origin
+            )?;
+        }
+        Ok(())
     }
 }

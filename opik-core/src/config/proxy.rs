@@ -25,7 +25,7 @@
 //! - a proxy URL that cannot be used (not parsable, or a SOCKS proxy, which this build does not
 //!   speak): no proxy, with a warning when the HTTP client starts.
 
-use super::error::ConfigError;
+use super::error::{ConfigError, Origin};
 use super::sources::Env;
 use super::validate::{is_loopback_host, BaseUrl};
 use std::fmt;
@@ -94,6 +94,17 @@ impl fmt::Debug for ProxyUrl {
 impl fmt::Display for ProxyUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
+    }
+}
+
+impl ProxyChoice {
+    /// The variable the choice comes from, for the healthcheck's table.
+    pub(crate) fn origin(&self) -> Origin {
+        match self {
+            ProxyChoice::Direct => Origin::Default,
+            ProxyChoice::Via(p) => Origin::Env(p.var),
+            ProxyChoice::Ignored { var, .. } => Origin::Env(var),
+        }
     }
 }
 

@@ -3,18 +3,23 @@
 
 use super::error::{ConfigError, ErrorKind, Origin};
 use super::key::{key_attributes, ApiKey, KeyAttributes};
+use super::knobs::ExportSettings;
 use super::proxy::{self, ProxyChoice};
 use super::sources::{
-    self, FileValues, ENV_API_KEY, ENV_ENVIRONMENT, ENV_LOCAL, ENV_LOCAL_FILE, ENV_PROJECT,
-    ENV_PROMPT_CACHE_TTL, ENV_TRACK_DISABLE, ENV_URL, ENV_WORKSPACE, KEY_API_KEY, KEY_ENVIRONMENT,
-    KEY_PROJECT, KEY_TRACK_DISABLE, KEY_URL, KEY_WORKSPACE,
+    self, FileLocation, FileValues, ENV_API_KEY, ENV_ENVIRONMENT, ENV_LOCAL, ENV_LOCAL_FILE,
+    ENV_PROJECT, ENV_SSL_CERT_FILE, ENV_TRACK_DISABLE, ENV_URL, ENV_WORKSPACE, KEY_API_KEY,
+    KEY_ENVIRONMENT, KEY_PROJECT, KEY_TRACK_DISABLE, KEY_URL, KEY_WORKSPACE,
 };
+use super::tls::{self, CaBundle};
 use super::{
     validate, Config, ConfigBuilder, DisabledReason, Resolved, Sourced, CLOUD_URL,
     DEFAULT_PROJECT_NAME, DEFAULT_WORKSPACE,
 };
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+
+/// Where the config file was looked for (none without a home directory), and what it holds
+/// (none when it is missing from its default location).
+type Loaded = (Option<FileLocation>, Option<FileValues>);
 
 impl ConfigBuilder {
     /// Reads the environment and the config file, applies precedence and defaults, and checks
@@ -23,23 +28,22 @@ impl ConfigBuilder {
     /// # Errors
     /// A [`ConfigError`] naming the setting, its origin, the bad value (never the API key) and
     /// the fix: a malformed URL, a key that would go over plain http to a remote host, a blank
-    /// project or workspace, a knob out of range, an unreadable or unparsable config file, a
-    /// boolean that is not one.
+    /// project or workspace, a knob out of range or not a number, an unreadable or unparsable
+    /// config file, a boolean that is not one, a CA certificates file without certificates.
     pub fn resolve(&self) -> Result<Resolved, ConfigError> {
-        // Knobs first: they only come from code, so a bad one is a bug worth reporting even
-        // while tracking is disabled.
-        self.export.check()?;
+        // Knobs set in code first: a bad one is a bug in the app, worth reporting even while
+        // tracking is disabled.
+        let (from_code, code_origins) = ExportSettings::from_code(&self.export);
+        from_code.check(&code_origins)?;
 
         // track_disable beats everything, so it is decided before the file is even needed.
-        let mut file: Option<FileValues> = None;
-        let mut file_loaded = false;
+        let mut loaded: Option<Loaded> = None;
         let track_disable = match self.track_disable {
             Some(yes) => yes,
             None => match self.env_bool(ENV_TRACK_DISABLE, KEY_TRACK_DISABLE)? {
                 Some(yes) => yes,
                 None => {
-                    file = self.load_file()?;
-                    file_loaded = true;
+                    let (_, file) = loaded.insert(self.load_file()?);
                     match file.as_ref().and_then(|f| f.get(KEY_TRACK_DISABLE)) {
                         Some((raw, origin)) if !raw.trim().is_empty() => {
                             sources::parse_bool(&raw, KEY_TRACK_DISABLE, origin)?
@@ -52,10 +56,19 @@ impl ConfigBuilder {
         if track_disable {
             return Ok(Resolved::Disabled(DisabledReason::TrackDisable));
         }
-        if !file_loaded {
-            file = self.load_file()?;
-        }
+        let (location, file) = match loaded {
+            Some(loaded) => loaded,
+            None => self.load_file()?,
+        };
+        let config_file = location.map(|l| {
+            let path = Sourced {
+                value: l.path,
+                origin: l.origin,
+            };
+            (path, file.is_some())
+        });
         let file = file.unwrap_or_default();
+        let (export, export_origins) = ExportSettings::resolve(&self.export, &self.env, &file)?;
 
         let local = match self.local {
             Some(yes) => Some(Sourced {
@@ -185,6 +198,14 @@ impl ConfigBuilder {
             }
         }
 
+        // Read only when there is a server to talk to: SSL_CERT_FILE is the whole machine's
+        // setting, and a stale one must not break an app that never configured Opik.
+        let ca_bundle = if export.check_tls_certificate && base_url.is_some() {
+            self.ca_bundle()?
+        } else {
+            None
+        };
+
         let proxy = match &base_url {
             Some(u) => proxy::choose(&self.env, &u.value, key.is_some())?,
             None => ProxyChoice::Direct,
@@ -201,10 +222,13 @@ impl ConfigBuilder {
             }),
             workspace,
             project_name,
-            export: self.export_with_env()?,
+            export,
+            export_origins,
             local_file,
-            environment: environment.map(|e| e.value),
+            environment,
             proxy,
+            ca_bundle,
+            config_file,
         };
 
         let local_rank = local.as_ref().filter(|l| l.value).map(|l| l.origin.rank());
@@ -220,35 +244,26 @@ impl ConfigBuilder {
         Ok(resolved)
     }
 
-    /// The knobs, with those the environment can set (the Python SDK's variables) taken from
-    /// it when code did not set them.
-    fn export_with_env(&self) -> Result<super::knobs::ExportSettings, ConfigError> {
-        let mut export = self.export.clone();
-        if !self.knobs_set.contains(&"prompt_cache_ttl") {
-            if let Some(raw) = self.env.get(ENV_PROMPT_CACHE_TTL)? {
-                let trimmed = raw.trim();
-                if !trimmed.is_empty() {
-                    match trimmed.parse::<u64>() {
-                        Ok(secs) if secs > 0 => export.prompt_cache_ttl = Duration::from_secs(secs),
-                        _ => return Err(ConfigError::new(
-                            ErrorKind::OutOfRange,
-                            "prompt_cache_ttl",
-                            Origin::Env(ENV_PROMPT_CACHE_TTL),
-                            Some(raw),
-                            "not a whole number of seconds of at least 1",
-                            "Set it to the cache's time to live in seconds, e.g. 300, or unset it.",
-                        )),
-                    }
-                }
-            }
-        }
-        Ok(export)
+    fn load_file(&self) -> Result<Loaded, ConfigError> {
+        let location = sources::locate_file(self.config_file.as_deref(), &self.env)?;
+        let file = match &location {
+            Some(location) => sources::load_file(location)?,
+            None => None,
+        };
+        Ok((location, file))
     }
 
-    fn load_file(&self) -> Result<Option<FileValues>, ConfigError> {
-        match sources::locate_file(self.config_file.as_deref(), &self.env)? {
-            Some(location) => sources::load_file(&location),
-            None => Ok(None),
+    /// The CA certificates file: the builder's, else `SSL_CERT_FILE` (blank counts as unset).
+    /// The Python SDK reads it from the environment only, so no file key.
+    fn ca_bundle(&self) -> Result<Option<CaBundle>, ConfigError> {
+        if let Some(path) = &self.ssl_cert_file {
+            return tls::read_bundle(path, Origin::Builder("ssl_cert_file")).map(Some);
+        }
+        match self.env.get(ENV_SSL_CERT_FILE)? {
+            Some(raw) if !raw.trim().is_empty() => {
+                tls::read_bundle(Path::new(raw.trim()), Origin::Env(ENV_SSL_CERT_FILE)).map(Some)
+            }
+            _ => Ok(None),
         }
     }
 

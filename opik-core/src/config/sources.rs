@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::error::{ConfigError, ErrorKind, Origin};
+use super::knobs::KNOB_FILE_KEYS;
 
 pub(crate) const ENV_URL: &str = "OPIK_URL_OVERRIDE";
 pub(crate) const ENV_API_KEY: &str = "OPIK_API_KEY";
@@ -17,10 +18,12 @@ pub(crate) const ENV_CONFIG_PATH: &str = "OPIK_CONFIG_PATH";
 pub(crate) const ENV_LOCAL: &str = "OPIK_LOCAL";
 pub(crate) const ENV_LOCAL_FILE: &str = "OPIK_LOCAL_FILE";
 pub(crate) const ENV_ENVIRONMENT: &str = "OPIK_ENVIRONMENT";
-/// The Python SDK's name for the prompt cache's TTL, in seconds.
-pub(crate) const ENV_PROMPT_CACHE_TTL: &str = "OPIK_PROMPT_CACHE_TTL_SECONDS";
+/// The CA certificates to trust instead of the built-in roots: the OpenSSL convention the
+/// Python SDK follows (it reads no `OPIK_` name for it, and no file key).
+pub(crate) const ENV_SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
-/// Keys read from the `[opik]` section; the same names the Python SDK reads and writes.
+/// Keys read from the `[opik]` section; the same names the Python SDK reads and writes. The
+/// exporter knobs' keys are in the knobs' table (`knobs::KNOB_FILE_KEYS`).
 pub(crate) const KEY_URL: &str = "url_override";
 pub(crate) const KEY_API_KEY: &str = "api_key";
 pub(crate) const KEY_WORKSPACE: &str = "workspace";
@@ -110,8 +113,8 @@ fn setting_of_env(name: &str) -> &'static str {
         ENV_ENVIRONMENT => KEY_ENVIRONMENT,
         ENV_LOCAL => "local",
         ENV_CONFIG_PATH => "config_file",
-        ENV_PROMPT_CACHE_TTL => "prompt_cache_ttl",
-        _ => "environment",
+        ENV_SSL_CERT_FILE => "ssl_cert_file",
+        other => super::knobs::knob_of_env(other).unwrap_or("environment"),
     }
 }
 
@@ -123,10 +126,9 @@ pub(crate) fn parse_bool(
     setting: &'static str,
     origin: Origin,
 ) -> Result<bool, ConfigError> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" | "t" | "y" => Ok(true),
-        "0" | "false" | "no" | "off" | "f" | "n" => Ok(false),
-        _ => Err(ConfigError::new(
+    match bool_word(raw) {
+        Some(yes) => Ok(yes),
+        None => Err(ConfigError::new(
             ErrorKind::InvalidBool,
             setting,
             origin,
@@ -134,6 +136,15 @@ pub(crate) fn parse_bool(
             "not a boolean",
             "Use true/1/yes to turn it on or false/0/no to turn it off.",
         )),
+    }
+}
+
+/// The boolean a word means to pydantic, if any.
+pub(crate) fn bool_word(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" | "t" | "y" => Some(true),
+        "0" | "false" | "no" | "off" | "f" | "n" => Some(false),
+        _ => None,
     }
 }
 
@@ -298,7 +309,12 @@ fn parse_ini(text: &str, path: &Path) -> Result<FileValues, String> {
         let mut seen: HashMap<&'static str, ()> = HashMap::new();
         for (key, value) in props.iter() {
             let lower = key.to_ascii_lowercase();
-            let Some(known) = FILE_KEYS.iter().copied().find(|k| *k == lower) else {
+            let Some(known) = FILE_KEYS
+                .iter()
+                .chain(KNOB_FILE_KEYS)
+                .copied()
+                .find(|k| *k == lower)
+            else {
                 // Other keys are Python SDK settings (background_workers, ...): not ours to judge.
                 continue;
             };

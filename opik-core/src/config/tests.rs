@@ -1175,11 +1175,20 @@ fn prompt_cache_ttl_comes_from_code_then_the_python_variable_then_the_default() 
         ttl(env(&from_env).prompt_cache_ttl(Duration::from_secs(300))),
         Duration::from_secs(300)
     );
-    for bad in ["0", "5m", "-3", "1.5"] {
+    // The Python SDK's whole seconds, and this SDK's other duration forms, are read; a value
+    // that is no duration, or zero, is refused naming the variable.
+    let read = [url, ("OPIK_PROMPT_CACHE_TTL_SECONDS", "1.5")];
+    assert_eq!(ttl(env(&read)), Duration::from_millis(1500));
+    for (bad, kind, shown) in [
+        ("0", ErrorKind::OutOfRange, "0s"),
+        ("-3", ErrorKind::InvalidValue, "-3"),
+        ("soon", ErrorKind::InvalidValue, "soon"),
+    ] {
         let e = error(env(&[url, ("OPIK_PROMPT_CACHE_TTL_SECONDS", bad)]).resolve());
-        assert_eq!(e.kind(), ErrorKind::OutOfRange);
-        assert_eq!(e.setting(), "prompt_cache_ttl");
-        assert_eq!(e.value(), Some(bad));
+        assert_eq!(
+            (e.kind(), e.setting(), e.value()),
+            (kind, "prompt_cache_ttl", Some(shown))
+        );
         assert!(
             e.to_string().contains("OPIK_PROMPT_CACHE_TTL_SECONDS"),
             "{e}"

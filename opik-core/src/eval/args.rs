@@ -147,9 +147,12 @@ impl MetricArgs {
         &self.map
     }
 
-    /// The argument names, sorted.
+    /// The argument names, sorted (whatever order the map keeps: serde_json's
+    /// `preserve_order`, which any crate in the app may turn on, keeps insertion order).
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.map.keys().map(String::as_str)
+        let mut names: Vec<&str> = self.map.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names.into_iter()
     }
 
     fn missing(&self, name: &str) -> MetricError {
@@ -169,7 +172,7 @@ impl MetricArgs {
         if self.map.is_empty() {
             return "none".to_owned();
         }
-        let names: Vec<&str> = self.map.keys().map(String::as_str).take(LISTED).collect();
+        let names: Vec<&str> = self.names().take(LISTED).collect();
         let more = self.map.len().saturating_sub(LISTED);
         if more > 0 {
             format!("{} and {more} more", names.join(", "))

@@ -1,6 +1,6 @@
-//! The HTTP transport: each batch as gzip-compressed JSON to Opik's REST API, and each
-//! attachment uploaded as Opik expects (`upload::http`), through the SDK client's [`OpikHttp`]
-//! (headers, proxy, no redirects: see `net`).
+//! The HTTP transport: each batch as JSON (gzip-compressed as configured) to Opik's REST API,
+//! and each attachment uploaded as Opik expects (`upload::http`), through the SDK client's
+//! [`OpikHttp`] (headers, proxy, TLS, no redirects: see `net`).
 
 use super::transport::{EncodedBatch, SendFuture, SendOutcome, Transport, UploadFuture};
 use super::upload::http::HttpUploader;

@@ -1,10 +1,10 @@
-//! [`RestClient`]: one request at a time to Opik's REST API, gzip JSON in, JSON or NDJSON out,
+//! [`RestClient`]: one request at a time to Opik's REST API, JSON in, JSON or NDJSON out,
 //! through the SDK's [`OpikHttp`] (headers, proxy, no redirects) and retried under the
 //! exporter's [`RetryPolicy`]: the same conventions as the exporter's batches, from `net`.
 
 use super::error::{RestError, RestErrorKind};
 use crate::config::Config;
-use crate::net::{self, Next, OpikHttp, RetryPolicy, Tries};
+use crate::net::{self, JsonBody, Next, OpikHttp, RetryPolicy, Tries};
 use crate::pipe::Client;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -54,7 +54,7 @@ pub(crate) struct Request<'c> {
     method: Method,
     path: String,
     query: Vec<(&'static str, String)>,
-    body: Option<Result<Vec<u8>, String>>,
+    body: Option<Result<JsonBody, String>>,
     idempotent: bool,
 }
 
@@ -124,12 +124,13 @@ impl Request<'_> {
         self
     }
 
-    /// The JSON body (gzip-encoded on the wire).
+    /// The JSON body (gzip-compressed on the wire as the configuration says).
     pub(crate) fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Self {
+        let http = &self.client.inner.http;
         self.body = Some(
             serde_json::to_vec(body)
                 .map_err(|e| format!("the request body does not serialize: {e}"))
-                .and_then(|json| net::gzip(&json).map_err(|e| format!("gzip failed: {e}"))),
+                .and_then(|json| http.encode(&json).map_err(|e| format!("gzip failed: {e}"))),
         );
         self
     }
@@ -177,11 +178,7 @@ impl Request<'_> {
         let mut tries = Tries::default();
         loop {
             let mut request = match &body {
-                Some(gzipped) => {
-                    inner
-                        .http
-                        .gzipped_json(self.method.clone(), &self.path, gzipped.clone())
-                }
+                Some(body) => inner.http.with_json(self.method.clone(), &self.path, body),
                 None => inner.http.to_api(self.method.clone(), &self.path),
             };
             if !self.query.is_empty() {

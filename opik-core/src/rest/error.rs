@@ -6,7 +6,7 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RestErrorKind {
-    /// The server answered with an error status (see [`RestError::status`]).
+    /// The server answered with an error status (see [`RestError::http_status`]).
     Status,
     /// No answer: the connection failed or timed out (after the retries).
     Network,

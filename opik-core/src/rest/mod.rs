@@ -3,7 +3,7 @@
 //! traces, spans and threads read back (searched, got, updated, closed).
 //!
 //! Every call is one typed request (`datasets`, `experiments`) through [`RestClient`]
-//! (`client`), over the same `net` layer as the exporter: JSON bodies gzip-encoded with Opik's
+//! (`client`), over the same `net` layer as the exporter: JSON bodies compressed, with Opik's
 //! headers, its proxy and redirect rules, and its retry policy (a 429's `Retry-After` /
 //! `RateLimit-Reset` honoured); NDJSON streams read page by page (`ndjson`), and a
 //! [`RestError`] that names the call, the status and the server's own message (`error`).

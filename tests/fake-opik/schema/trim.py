@@ -134,6 +134,9 @@ WRITE_OPERATIONS = [
     # attachments: reading back
     ("GET", "/v1/private/attachment/list"),
     ("GET", "/v1/private/attachment/download"),
+    # the healthcheck: access to the workspace, the key's default workspace
+    ("POST", "/v1/private/auth"),
+    ("GET", "/v1/private/auth/workspace"),
 ]
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")

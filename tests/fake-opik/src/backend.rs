@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::attachments::Attachments;
+use crate::auth::Auth;
 use crate::datasets::Datasets;
 use crate::experiments::Experiments;
 use crate::projects::Projects;
@@ -32,6 +33,7 @@ pub(crate) struct Store {
     pub experiments: Experiments,
     pub prompts: Prompts,
     pub attachments: Attachments,
+    pub auth: Auth,
 }
 
 /// One request, as a handler sees it.
@@ -197,7 +199,7 @@ pub(crate) fn page_json(content: Vec<Value>, page: usize, total: usize) -> Value
 /// owns the operation.
 pub(crate) fn answer(store: &mut Store, ctx: &Ctx<'_>) -> Option<Answer> {
     use crate::{
-        attachments, dataset_items, datasets, experiments, projects, prompts, threads, traces,
+        attachments, auth, dataset_items, datasets, experiments, projects, prompts, threads, traces,
     };
     let m = ctx.method;
     let t = ctx
@@ -296,6 +298,9 @@ pub(crate) fn answer(store: &mut Store, ctx: &Ctx<'_>) -> Option<Answer> {
         ("GET", "/attachment/download") => attachments::download(store, ctx),
         ("PUT", attachments::S3_PART_PATH) => attachments::put_part(store, ctx),
         ("GET", attachments::S3_OBJECT_PATH) => attachments::get_object(store, ctx),
+        // the healthcheck's
+        ("POST", "/auth") => auth::check_access(store, ctx),
+        ("GET", "/auth/workspace") => auth::workspace_name(store, ctx),
         _ => return None,
     };
     Some(a)

@@ -1,7 +1,8 @@
 //! Everything the fake checks about a request: the path resolves to an operation of the spec,
 //! the query and path parameters against the spec's, the body's encoding and media type, the
 //! body against the operation's schema, and what the schema cannot say (UUID v7 ids, RFC 3339
-//! timestamps with a zone, no `null`s). And what it checks about its own answers: each success
+//! timestamps with a zone, no `null`s, a `content-encoding` that tells the truth about the body:
+//! gzip, or plain JSON). And what it checks about its own answers: each success
 //! body (or each line of a stream) against the spec's response schema, error bodies against
 //! the backend's two error shapes.
 
@@ -39,6 +40,8 @@ pub(crate) struct Incoming<'a> {
     pub content_type: Option<&'a str>,
     pub content_encoding: Option<&'a str>,
     pub wire_size: usize,
+    /// Whether the body as sent starts with gzip's magic bytes.
+    pub raw_starts_gzip: bool,
     pub body: Option<&'a Value>,
     pub decode_error: Option<&'a str>,
 }
@@ -131,10 +134,32 @@ pub(crate) fn check(req: &Incoming<'_>) -> Checked {
         ));
     }
     if matches!(req.method, "POST" | "PUT" | "PATCH") {
-        match req.content_encoding {
-            Some(e) if e.trim().eq_ignore_ascii_case("gzip") => {}
-            Some(e) => p.push(format!("header content-encoding: {e:?}, want gzip")),
-            None => p.push("header content-encoding: absent; bodies must be gzip-encoded".into()),
+        // Gzip, or plain JSON when the request says so (an SDK with compression off, or a body
+        // too small to gain from it). A header that lies is caught either way: gzip that does
+        // not gunzip below, gzip bytes under a plain header here.
+        match req.content_encoding.map(|e| e.trim().to_ascii_lowercase()) {
+            Some(e) if e == "gzip" => {}
+            None => {
+                if req.raw_starts_gzip {
+                    p.push(
+                        "header content-encoding: absent, but the body is gzip data (say \
+                         content-encoding: gzip)"
+                            .into(),
+                    );
+                }
+            }
+            Some(e) if e == "identity" => {
+                if req.raw_starts_gzip {
+                    p.push(
+                        "header content-encoding: identity, but the body is gzip data (say \
+                         content-encoding: gzip)"
+                            .into(),
+                    );
+                }
+            }
+            Some(e) => p.push(format!(
+                "header content-encoding: {e:?}, want gzip, or none for a plain JSON body"
+            )),
         }
     }
     if let Some(e) = req.decode_error {

@@ -10,7 +10,8 @@
 //!   path parameter schemas kept in `schema/opik-write-schemas.json`) plus rules the schema
 //!   cannot state: ids are UUID version 7, timestamps RFC 3339 with a zone, no JSON `null`
 //!   outside user data (`input`, `output`, `metadata`, a dataset item's `data`, ...), bodies
-//!   gzip-encoded JSON, no unknown paths or parameters, no API key sent to a presigned S3 URL;
+//!   JSON, gzip-encoded or plain as `content-encoding` says (a header that does not match the
+//!   bytes is a problem), no unknown paths or parameters, no API key sent to a presigned S3 URL;
 //!   and **validates its own answers**: every success body it makes (each line of an NDJSON
 //!   stream) against the spec's response schema, every error body against the backend's two
 //!   error shapes. Problems collect in [`FakeOpik::problems`]; [`FakeOpik::assert_valid`]
@@ -85,6 +86,7 @@
 //! `schema/README.md`.
 
 mod attachments;
+mod auth;
 mod backend;
 mod check;
 mod dataset_items;
@@ -261,6 +263,22 @@ impl FakeOpik {
     /// How many scripted replies for exactly this `route` are still queued.
     pub fn scripted_left(&self, route: &str) -> usize {
         self.shared.lock().scripted_left(&Route::parse(route))
+    }
+
+    /// From now on, requests to the API (`/v1/private/...`) need `authorization: api_key`,
+    /// or they are answered 401 `User not allowed to access workspace`, as the backend's auth
+    /// filter answers; with the key, a `Comet-Workspace` not in `workspaces` is answered 403.
+    /// `GET /v1/private/auth/workspace` names the first of `workspaces` as the key's default
+    /// (with the key, whatever workspace the request names). Without this, the fake is an
+    /// open-source Opik: no key needed, any workspace, `default` the default.
+    ///
+    /// ```
+    /// # use fake_opik::FakeOpik;
+    /// let server = FakeOpik::start();
+    /// server.require_auth("sk-test", &["team-a", "team-b"]);
+    /// ```
+    pub fn require_auth(&self, api_key: &str, workspaces: &[&str]) {
+        self.shared.lock().store.auth.require(api_key, workspaces);
     }
 
     /// Answers `status` to the requests matching `route` that arrive within `length` after the

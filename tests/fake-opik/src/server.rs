@@ -318,6 +318,7 @@ async fn handle(shared: Arc<Shared>, addr: SocketAddr, req: Request<HyperBody>) 
             content_type,
             content_encoding,
             wire_size: raw.len(),
+            raw_starts_gzip: raw.starts_with(&[0x1f, 0x8b]),
             body: body_json.as_ref(),
             decode_error: decode_error.as_deref(),
         })
@@ -350,8 +351,16 @@ async fn handle(shared: Arc<Shared>, addr: SocketAddr, req: Request<HyperBody>) 
             };
             crate::backend::answer(store, &ctx)
         };
-        let reply = match picked.action {
-            Action::Default => match stateful(&mut state.store) {
+        let refused = state.store.auth.refusal(&path, &headers);
+        let reply = match (refused, picked.action.clone()) {
+            // The backend's auth filter runs before any resource, scripted or not.
+            (Some(refusal), _) => {
+                let (lines, stream) = refusal.lines();
+                let lines: Vec<Value> = lines.into_iter().cloned().collect();
+                problems.extend(check_answer(None, refusal.status, &lines, stream));
+                reply_of(refusal)
+            }
+            (None, Action::Default) => match stateful(&mut state.store) {
                 Some(answer) => {
                     let op = write_op(&method, &path);
                     let (lines, stream) = answer.lines();
@@ -363,11 +372,11 @@ async fn handle(shared: Arc<Shared>, addr: SocketAddr, req: Request<HyperBody>) 
                 None => default_reply(&method, &path, &checked, body_json.as_ref()),
             },
             // A scripted success of a write still writes (as `FakeOpik::traces` counts it).
-            Action::Respond if (200..300).contains(&picked.status) && method != "GET" => {
+            (None, Action::Respond) if (200..300).contains(&picked.status) && method != "GET" => {
                 let _ = stateful(&mut state.store);
                 picked
             }
-            _ => picked,
+            (None, _) => picked,
         };
         let rec = RecordedRequest {
             seq,

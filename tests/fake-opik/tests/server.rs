@@ -322,7 +322,7 @@ fn each_invalid_request_is_a_problem() {
         .iter()
         .any(|p| p.contains("start_time")));
 
-    // Not gzip, and not JSON's media type.
+    // Plain JSON, said to be plain (no content-encoding), is fine; not JSON's media type is not.
     let plain = json!({"traces": [trace(7)]}).to_string();
     let r = send_raw(
         server.port(),
@@ -335,15 +335,14 @@ fn each_invalid_request_is_a_problem() {
     .unwrap();
     assert_eq!(r.status, 204, "validation does not change the answer");
     let last = server.requests().pop().unwrap();
-    assert!(
-        last.problems
-            .iter()
-            .any(|p| p.contains("content-encoding: absent")),
-        "{:?}",
+    assert_eq!(
+        last.problems.len(),
+        1,
+        "only the media type: {:?}",
         last.problems
     );
     assert!(
-        last.problems.iter().any(|p| p.contains("content-type")),
+        last.problems[0].contains("content-type"),
         "{:?}",
         last.problems
     );
@@ -352,6 +351,37 @@ fn each_invalid_request_is_a_problem() {
         v7(7),
         "still decoded"
     );
+
+    // Gzip sent under a header that says plain, or identity; an encoding nobody sends.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, plain.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    for (encoding, want) in [
+        (None, "content-encoding: absent, but the body is gzip"),
+        (
+            Some("identity"),
+            "content-encoding: identity, but the body is gzip",
+        ),
+        (Some("br"), "want gzip, or none"),
+    ] {
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(encoding.map(|e| ("content-encoding", e)));
+        send_raw(
+            server.port(),
+            "POST",
+            "/api/v1/private/traces/batch",
+            &headers,
+            &gz,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let last = server.requests().pop().unwrap();
+        assert!(
+            last.problems.iter().any(|p| p.contains(want)),
+            "{encoding:?}: {:?}",
+            last.problems
+        );
+    }
 
     // gzip announced but not sent.
     send_raw(

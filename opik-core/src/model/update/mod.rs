@@ -171,8 +171,9 @@ fn to_object<T: Serialize + ?Sized>(value: &T, key: &str) -> Map<String, Value> 
 
 // ---- The public update types -------------------------------------------------------------------
 
-/// Changes to the current span, collected by [`update_current_span`]. Every setter returns the
-/// update, so calls chain.
+/// Changes to the current span, collected by
+/// [`update_current_span`](crate::update_current_span). Every setter returns the update, so
+/// calls chain.
 ///
 /// Maps (`input`, `output`, `metadata`) deep-merge into what the span has (new keys win), tags
 /// append, anything else replaces. An `output` set here is what the span records, instead of
@@ -186,7 +187,8 @@ pub struct SpanUpdate {
     total_cost: Option<f64>,
 }
 
-/// Changes to the current trace, collected by [`update_current_trace`]; see [`SpanUpdate`].
+/// Changes to the current trace, collected by
+/// [`update_current_trace`](crate::update_current_trace); see [`SpanUpdate`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TraceUpdate {
     common: Common,

@@ -115,7 +115,7 @@ impl AnswerRelevance {
         );
         system.push_str(DATA_NOT_INSTRUCTIONS);
         for (i, example) in self.examples.iter().enumerate() {
-            let verdict = json!({SCORE: example.score, "reason": example.reason});
+            let verdict = super::verdict(SCORE, example.score, &example.reason);
             let example_context: Vec<&str> = example.context.iter().map(String::as_str).collect();
             system.push_str(&format!("\n\nExample {}:\n", i + 1));
             system.push_str(&user_blocks(

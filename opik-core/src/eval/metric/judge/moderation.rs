@@ -69,7 +69,7 @@ impl Moderation {
         );
         system.push_str(DATA_NOT_INSTRUCTIONS);
         for (i, example) in self.examples.iter().enumerate() {
-            let verdict = json!({"score": example.score, "reason": example.reason});
+            let verdict = super::verdict("score", example.score, &example.reason);
             system.push_str(&format!(
                 "\n\nExample {}:\n{}\nVerdict: {verdict}",
                 i + 1,

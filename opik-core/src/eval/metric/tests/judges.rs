@@ -111,7 +111,7 @@ fn few_shot_examples_are_shown_as_valid_json_verdicts() {
     }]);
     let system = &metric.messages("q", "a", Some(&["c"]))[0].content;
     assert!(
-        system.contains(r#"Verdict: {"reason":["Context names Shakespeare"],"score":1.0}"#),
+        system.contains(r#"Verdict: {"score":1.0,"reason":["Context names Shakespeare"]}"#),
         "{system}"
     );
     assert!(
