@@ -24,6 +24,9 @@ use std::time::Duration;
 
 type Criterion = criterion::Criterion<BenchClock>;
 
+/// A row of the `fn(u64) -> u64` groups: its name and the function it calls.
+type ScalarRow = (&'static str, fn(u64) -> u64);
+
 /// Criterion's measurement on the clock `OPIK_BENCH_CLOCK` selects (see
 /// `opik_benches::clock`), reported in the same units as wall time.
 struct BenchClock;
@@ -218,6 +221,66 @@ fn with_args(c: &mut Criterion) {
     report_stats(sink, "args3_string_out");
 }
 
+/// `fn(x: u64) -> u64`, the call users write, nested, recording: opik with the default capture
+/// (argument and output), the argument only, and nothing; tracing with `ret` (the argument and
+/// the return value recorded) and with `skip_all`; fastrace with the argument as a property
+/// (it has no way to record a return value).
+fn scalar(c: &mut Criterion) {
+    let sink = shared_sink();
+    let mut g = c.benchmark_group("scalar_u64");
+    g.bench_function("untracked", |b| b.iter(|| plain::scalar(black_box(7))));
+    let opik_rows: [ScalarRow; 3] = [
+        ("opik", opik_tracked::scalar),
+        ("opik_argument_only", opik_tracked::scalar_in),
+        ("opik_nothing_captured", opik_tracked::scalar_none),
+    ];
+    for (row, f) in opik_rows {
+        g.bench_function(row, |b| {
+            b.iter_custom(|iters| {
+                sink.client.run(|| {
+                    time_nested(
+                        iters,
+                        |body| opik_tracked::root(body),
+                        || {
+                            black_box(f(black_box(7)));
+                        },
+                    )
+                })
+            })
+        });
+    }
+    let tracing_rows: [ScalarRow; 2] = [
+        ("tracing_ret", tracing_instrumented::scalar),
+        ("tracing_skip_all", tracing_instrumented::scalar_none),
+    ];
+    for (row, f) in tracing_rows {
+        g.bench_function(row, |b| {
+            b.iter_custom(|iters| {
+                time_nested(
+                    iters,
+                    |body| tracing_instrumented::root(body),
+                    || {
+                        black_box(f(black_box(7)));
+                    },
+                )
+            })
+        });
+    }
+    g.bench_function("fastrace", |b| {
+        b.iter_custom(|iters| {
+            time_nested(
+                iters,
+                |body| fastrace_traced::root(body),
+                || {
+                    black_box(fastrace_traced::scalar(black_box(7)));
+                },
+            )
+        })
+    });
+    g.finish();
+    report_stats(sink, "scalar_u64");
+}
+
 /// The three enabled rows again, with every record queued (see `time_nested_queued`): the
 /// tight loops above outrun any exporter, so there most records meet a full queue and are
 /// dropped, counted, before they are built. Here the exporter keeps up, and each call pays
@@ -259,6 +322,22 @@ fn queued(c: &mut Criterion) {
             })
         })
     });
+    let scalar_rows: [ScalarRow; 3] = [
+        ("scalar_u64", opik_tracked::scalar),
+        ("scalar_u64_argument_only", opik_tracked::scalar_in),
+        ("scalar_u64_nothing_captured", opik_tracked::scalar_none),
+    ];
+    for (row, f) in scalar_rows {
+        g.bench_function(row, |b| {
+            b.iter_custom(|iters| {
+                sink.client.run(|| {
+                    time_nested_queued(iters, &sink.client, root, || {
+                        black_box(f(black_box(7)));
+                    })
+                })
+            })
+        });
+    }
     g.finish();
     report_stats(&sink, "every_record_queued");
 }
@@ -333,6 +412,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = runtime_off, sync_nested, async_nested, with_args, queued, stream_100, parts
+    targets = runtime_off, sync_nested, async_nested, with_args, scalar, queued, stream_100, parts
 }
 criterion_main!(benches);
