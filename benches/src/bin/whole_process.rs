@@ -4,7 +4,7 @@
 //! same run, both shipping every span to the same server.
 //!
 //! ```text
-//! cargo run --release -p opik-benches --bin whole_process -- [--spans N] [--rounds R]
+//! cargo run --release -p opik-benches --bin whole_process -- [--spans N] [--rounds R] [--level L]
 //! ```
 //!
 //! The server (the fake Opik in throughput mode: it reads each body and answers 204) runs in a
@@ -32,14 +32,17 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut spans = 200_000u64;
     let mut rounds = 3u32;
+    // opik's gzip level (`request_compression_level`, default 1): the CPU-for-bytes trade.
+    let mut level = 1u32;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "serve" => return serve(),
             "--spans" => spans = args.next().and_then(|v| v.parse().ok()).unwrap_or(spans),
             "--rounds" => rounds = args.next().and_then(|v| v.parse().ok()).unwrap_or(rounds),
+            "--level" => level = args.next().and_then(|v| v.parse().ok()).unwrap_or(level),
             other => {
                 eprintln!(
-                    "whole_process: unknown argument {other:?}; expected --spans N, --rounds R"
+                    "whole_process: unknown argument {other:?}; expected --spans N, --rounds R, --level L"
                 );
                 std::process::exit(2);
             }
@@ -68,7 +71,7 @@ fn main() {
         child.id()
     );
 
-    let opik = opik_pipeline(&base_url);
+    let opik = opik_pipeline(&base_url, level);
     let otel = OtelPipeline::new(&format!("{origin}/v1/traces"));
     // The global default, tracing's fastest dispatch (opik's spans do not go through tracing).
     tracing::dispatcher::set_global_default(otel.subscriber.clone())
@@ -184,9 +187,10 @@ struct OpikPipeline {
     client: opik::export::Client,
 }
 
-fn opik_pipeline(base_url: &str) -> OpikPipeline {
+fn opik_pipeline(base_url: &str, level: u32) -> OpikPipeline {
     let config = opik::config::ConfigBuilder::with_env_map(Vec::<(String, String)>::new())
         .url(base_url)
+        .request_compression_level(level)
         .project_name("whole-process")
         .resolve()
         .expect("valid")
