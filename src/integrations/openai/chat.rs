@@ -1,8 +1,7 @@
 //! Chat completions, plain and streamed, as `llm` spans.
 
-use super::{
-    cancelled, error_info, request_view, Call, OpikOpenAi, Outcome, RequestView, SPAN_NAME,
-};
+use super::stream::{Aggregate, Recorded};
+use super::{request_view, OpikOpenAi, Outcome, RequestView, SPAN_NAME};
 use crate::{ErrorInfo, Usage};
 use async_openai::config::Config;
 use async_openai::error::OpenAIError;
@@ -56,12 +55,8 @@ impl<C: Config> TrackedChat<'_, C> {
         request: CreateChatCompletionRequest,
     ) -> Result<TrackedChatStream, OpenAIError> {
         let call = self.openai.call(SPAN_NAME, chat_view(&request));
-        let recording = call.recording();
         match self.openai.client.chat().create_stream(request).await {
-            Ok(inner) => Ok(TrackedChatStream {
-                inner,
-                record: recording.then(|| (call, ChatAggregate::default())),
-            }),
+            Ok(inner) => Ok(TrackedChatStream(Recorded::new(inner, call))),
             Err(e) => {
                 call.fail(&e);
                 Err(e)
@@ -90,6 +85,42 @@ struct ChatAggregate {
 }
 
 impl ChatAggregate {
+    fn output(&self) -> Value {
+        let choices: Vec<Value> = self
+            .choices
+            .iter()
+            .map(|(index, c)| {
+                let mut message = json!({
+                    "role": c.role.clone().unwrap_or_else(|| Value::from("assistant")),
+                    "content": c.content,
+                });
+                if let Some(r) = &c.refusal {
+                    message["refusal"] = Value::from(r.as_str());
+                }
+                if !c.tool_calls.is_empty() {
+                    message["tool_calls"] = c
+                        .tool_calls
+                        .values()
+                        .map(|(id, name, args)| {
+                            json!({"id": id, "type": "function",
+                                   "function": {"name": name, "arguments": args}})
+                        })
+                        .collect();
+                }
+                let mut choice = json!({ "index": index, "message": message });
+                if let Some(f) = &c.finish_reason {
+                    choice["finish_reason"] = f.clone();
+                }
+                choice
+            })
+            .collect();
+        json!({ "choices": choices })
+    }
+}
+
+impl Aggregate for ChatAggregate {
+    type Item = CreateChatCompletionStreamResponse;
+
     fn add(&mut self, chunk: &CreateChatCompletionStreamResponse) {
         self.chunks += 1;
         if self.model.is_none() && !chunk.model.is_empty() {
@@ -129,38 +160,6 @@ impl ChatAggregate {
         }
     }
 
-    fn output(&self) -> Value {
-        let choices: Vec<Value> = self
-            .choices
-            .iter()
-            .map(|(index, c)| {
-                let mut message = json!({
-                    "role": c.role.clone().unwrap_or_else(|| Value::from("assistant")),
-                    "content": c.content,
-                });
-                if let Some(r) = &c.refusal {
-                    message["refusal"] = Value::from(r.as_str());
-                }
-                if !c.tool_calls.is_empty() {
-                    message["tool_calls"] = c
-                        .tool_calls
-                        .values()
-                        .map(|(id, name, args)| {
-                            json!({"id": id, "type": "function",
-                                   "function": {"name": name, "arguments": args}})
-                        })
-                        .collect();
-                }
-                let mut choice = json!({ "index": index, "message": message });
-                if let Some(f) = &c.finish_reason {
-                    choice["finish_reason"] = f.clone();
-                }
-                choice
-            })
-            .collect();
-        json!({ "choices": choices })
-    }
-
     fn outcome(self, error: Option<ErrorInfo>) -> Outcome {
         let mut metadata = Map::new();
         metadata.insert("stream_chunks".to_owned(), Value::from(self.chunks));
@@ -176,15 +175,12 @@ impl ChatAggregate {
 
 /// The stream of a recorded streaming completion: yields the chunks unchanged; the span ends
 /// when the stream ends, fails, or is dropped.
-pub struct TrackedChatStream {
-    inner: ChatCompletionResponseStream,
-    record: Option<(Call, ChatAggregate)>,
-}
+pub struct TrackedChatStream(Recorded<ChatCompletionResponseStream, ChatAggregate>);
 
 impl std::fmt::Debug for TrackedChatStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrackedChatStream")
-            .field("recording", &self.record.is_some())
+            .field("recording", &self.0.recording())
             .finish_non_exhaustive()
     }
 }
@@ -193,34 +189,6 @@ impl Stream for TrackedChatStream {
     type Item = Result<CreateChatCompletionStreamResponse, OpenAIError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        let item = this.inner.as_mut().poll_next(cx);
-        match &item {
-            Poll::Ready(Some(Ok(chunk))) => {
-                if let Some((_, acc)) = this.record.as_mut() {
-                    acc.add(chunk);
-                }
-            }
-            Poll::Ready(Some(Err(e))) => {
-                if let Some((call, acc)) = this.record.take() {
-                    call.finish(acc.outcome(Some(error_info(e))));
-                }
-            }
-            Poll::Ready(None) => {
-                if let Some((call, acc)) = this.record.take() {
-                    call.finish(acc.outcome(None));
-                }
-            }
-            Poll::Pending => {}
-        }
-        item
-    }
-}
-
-impl Drop for TrackedChatStream {
-    fn drop(&mut self) {
-        if let Some((call, acc)) = self.record.take() {
-            call.finish(acc.outcome(Some(cancelled())));
-        }
+        self.0.poll_next(cx)
     }
 }

@@ -51,6 +51,7 @@
 mod chat;
 mod embeddings;
 mod responses;
+mod stream;
 
 pub use chat::{TrackedChat, TrackedChatStream};
 pub use embeddings::TrackedEmbeddings;

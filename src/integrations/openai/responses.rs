@@ -1,9 +1,7 @@
 //! The Responses API, plain and streamed, as `llm` spans.
 
-use super::{
-    cancelled, error_info, request_view, Call, OpikOpenAi, Outcome, RequestView,
-    RESPONSES_SPAN_NAME,
-};
+use super::stream::{Aggregate, Recorded};
+use super::{cancelled, request_view, OpikOpenAi, Outcome, RequestView, RESPONSES_SPAN_NAME};
 use crate::integrations::gen_ai::{self};
 use crate::{ErrorInfo, Usage};
 use async_openai::config::Config;
@@ -115,12 +113,8 @@ impl<C: Config> TrackedResponses<'_, C> {
         let call = self
             .openai
             .call(RESPONSES_SPAN_NAME, responses_view(&request));
-        let recording = call.recording();
         match self.openai.client.responses().create_stream(request).await {
-            Ok(inner) => Ok(TrackedResponseStream {
-                inner,
-                record: recording.then(|| (call, ResponseAggregate::default())),
-            }),
+            Ok(inner) => Ok(TrackedResponseStream(Recorded::new(inner, call))),
             Err(e) => {
                 call.fail(&e);
                 Err(e)
@@ -141,7 +135,14 @@ struct ResponseAggregate {
     events: usize,
 }
 
-impl ResponseAggregate {
+impl Aggregate for ResponseAggregate {
+    type Item = ResponseStreamEvent;
+
+    /// The final response already arrived: nothing was cut off.
+    fn dropped(&self) -> Option<ErrorInfo> {
+        self.last.is_none().then(cancelled)
+    }
+
     fn add(&mut self, event: &ResponseStreamEvent) {
         self.events += 1;
         match event {
@@ -186,15 +187,12 @@ impl ResponseAggregate {
 
 /// The stream of a recorded streaming Responses call: yields the events unchanged; the span
 /// ends when the stream ends, fails, or is dropped.
-pub struct TrackedResponseStream {
-    inner: ResponseStream,
-    record: Option<(Call, ResponseAggregate)>,
-}
+pub struct TrackedResponseStream(Recorded<ResponseStream, ResponseAggregate>);
 
 impl std::fmt::Debug for TrackedResponseStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrackedResponseStream")
-            .field("recording", &self.record.is_some())
+            .field("recording", &self.0.recording())
             .finish_non_exhaustive()
     }
 }
@@ -203,35 +201,6 @@ impl Stream for TrackedResponseStream {
     type Item = Result<ResponseStreamEvent, OpenAIError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        let item = this.inner.as_mut().poll_next(cx);
-        match &item {
-            Poll::Ready(Some(Ok(event))) => {
-                if let Some((_, acc)) = this.record.as_mut() {
-                    acc.add(event);
-                }
-            }
-            Poll::Ready(Some(Err(e))) => {
-                if let Some((call, acc)) = this.record.take() {
-                    call.finish(acc.outcome(Some(error_info(e))));
-                }
-            }
-            Poll::Ready(None) => {
-                if let Some((call, acc)) = this.record.take() {
-                    call.finish(acc.outcome(None));
-                }
-            }
-            Poll::Pending => {}
-        }
-        item
-    }
-}
-
-impl Drop for TrackedResponseStream {
-    fn drop(&mut self) {
-        if let Some((call, acc)) = self.record.take() {
-            let finished = acc.last.is_some();
-            call.finish(acc.outcome((!finished).then(cancelled)));
-        }
+        self.0.poll_next(cx)
     }
 }
