@@ -76,6 +76,17 @@ impl<C> Recording<C> {
         }
     }
 
+    /// Makes the output with `aggregate` from the items (as JSON values): one place for the
+    /// stream's and the iterator's `aggregate`.
+    fn set_aggregate<R: Serialize>(
+        &mut self,
+        aggregate: impl FnOnce(Vec<serde_json::Value>) -> R + Send + 'static,
+    ) {
+        self.aggregate = Some(Box::new(move |items| {
+            crate::model::to_value(&aggregate(items))
+        }));
+    }
+
     /// Starts the span at the first item asked for; `false` when not recording.
     fn start(&mut self) -> bool {
         if let Run::NotStarted { .. } = self.run {
@@ -222,9 +233,7 @@ where
         mut self,
         aggregate: impl FnOnce(Vec<serde_json::Value>) -> R + Send + 'static,
     ) -> Self {
-        self.rec.aggregate = Some(Box::new(move |items| {
-            crate::model::to_value(&aggregate(items))
-        }));
+        self.rec.set_aggregate(aggregate);
         self
     }
 }
@@ -292,9 +301,7 @@ where
         mut self,
         aggregate: impl FnOnce(Vec<serde_json::Value>) -> R + Send + 'static,
     ) -> Self {
-        self.rec.aggregate = Some(Box::new(move |items| {
-            crate::model::to_value(&aggregate(items))
-        }));
+        self.rec.set_aggregate(aggregate);
         self
     }
 }
