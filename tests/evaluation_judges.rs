@@ -4,20 +4,15 @@
 //! `response_format`; the scores are parsed strictly; a malformed answer and an unavailable
 //! judge are recorded metric errors, never panics; the judge's usage lands on the metric span.
 
+use fake_opik::openai::{Answer, FakeOpenAi};
 use opik::evaluation::metrics::{AnswerRelevance, GEval, Hallucination, Moderation};
 use opik::evaluation::{Dataset, EvaluateOptions, Judge, Metric, MetricArgs, MetricErrorKind};
 use opik::Opik;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
-/// A fake OpenAI-compatible chat endpoint: answers each `/chat/completions` from the judge
-/// prompt it is given, keeps the request bodies.
-struct FakeJudge {
-    base: String,
-    bodies: Arc<Mutex<Vec<Value>>>,
-}
+/// A fake OpenAI-compatible chat endpoint (fake-opik's) that answers each
+/// `/chat/completions` from the judge prompt it is given, and keeps the request bodies.
+struct FakeJudge(FakeOpenAi);
 
 /// What the judge says to a request: (status, the assistant's text).
 fn verdict(body: &Value) -> (u16, String) {
@@ -56,80 +51,42 @@ fn verdict(body: &Value) -> (u16, String) {
 }
 
 impl FakeJudge {
-    async fn start() -> FakeJudge {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/v1", listener.local_addr().unwrap());
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let kept = Arc::clone(&bodies);
-        tokio::spawn(async move {
-            while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(serve(conn, Arc::clone(&kept)));
+    fn start() -> FakeJudge {
+        FakeJudge(FakeOpenAi::answering(|request| {
+            // A judge that calls the wrong endpoint or without the key is answered as OpenAI
+            // would, which the tests see as a failed metric.
+            if request.method != "POST" || request.path != "/v1/chat/completions" {
+                return Answer::Json(404, json!({"error": {"message": request.path}}));
             }
-        });
-        FakeJudge { base, bodies }
+            if request.authorization.as_deref() != Some("Bearer sk-test") {
+                return Answer::Json(401, json!({"error": {"message": "no key"}}));
+            }
+            let (status, text) = verdict(&request.body);
+            let body = if status == 200 {
+                json!({
+                    "id": "chatcmpl-1", "object": "chat.completion", "created": 0,
+                    "model": "judge-model-2026",
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": text}}],
+                    "usage": {"prompt_tokens": 120, "completion_tokens": 12, "total_tokens": 132},
+                })
+            } else {
+                json!({"error": {"message": text, "type": "server_error"}})
+            };
+            Answer::Json(status, body)
+        }))
     }
 
     fn judge(&self) -> Judge {
         Judge::new("judge-model")
-            .base_url(&self.base)
+            .base_url(self.0.base_url())
             .api_key("sk-test")
             .max_retries(1)
     }
 
     fn bodies(&self) -> Vec<Value> {
-        self.bodies.lock().unwrap().clone()
+        self.0.bodies()
     }
-}
-
-async fn serve(mut conn: TcpStream, bodies: Arc<Mutex<Vec<Value>>>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let header_end = loop {
-        let n = conn.read(&mut chunk).await.unwrap_or(0);
-        if n == 0 {
-            return;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_lowercase();
-    assert!(head.starts_with("post /v1/chat/completions "), "{head}");
-    assert!(head.contains("authorization: bearer sk-test"), "{head}");
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while buf.len() < header_end + length {
-        let n = conn.read(&mut chunk).await.unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body: Value = serde_json::from_slice(&buf[header_end..]).unwrap_or(Value::Null);
-    bodies.lock().unwrap().push(body.clone());
-    let (status, text) = verdict(&body);
-    let answer = if status == 200 {
-        json!({
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "judge-model-2026",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": text}}],
-            "usage": {"prompt_tokens": 120, "completion_tokens": 12, "total_tokens": 132},
-        })
-        .to_string()
-    } else {
-        json!({"error": {"message": text, "type": "server_error"}}).to_string()
-    };
-    let response = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         connection: close\r\n\r\n{answer}",
-        answer.len()
-    );
-    let _ = conn.write_all(response.as_bytes()).await;
-    let _ = conn.shutdown().await;
 }
 
 fn local_dataset(rows: &[Value]) -> Dataset {
@@ -147,7 +104,7 @@ fn local_dataset(rows: &[Value]) -> Dataset {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_four_judges_score_through_an_openai_compatible_endpoint() {
-    let fake = FakeJudge::start().await;
+    let fake = FakeJudge::start();
     let judge = fake.judge();
     let dataset = local_dataset(&[
         json!({"input": "I rush the descending run", "context": ["The player rushes descending runs."]}),
@@ -245,7 +202,7 @@ async fn the_four_judges_score_through_an_openai_compatible_endpoint() {
 
 #[tokio::test]
 async fn out_of_range_and_unavailable_judges_are_metric_errors() {
-    let fake = FakeJudge::start().await;
+    let fake = FakeJudge::start();
     let moderation = fake.judge().metric(Moderation::new());
     let score = |output: &str| {
         let args = MetricArgs::from_json(json!({"output": output}));

@@ -11,119 +11,23 @@ use async_openai::types::chat::{
     ChatCompletionRequestUserMessageArgs, CreateChatCompletionRequest,
     CreateChatCompletionRequestArgs,
 };
+use fake_opik::openai::{self, Answer, FakeOpenAi};
 use opik::integrations::openai::{track_openai, OpikOpenAi};
 use opik::testing::Recorder;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
-/// What the fake endpoint answers.
-#[derive(Clone)]
-enum Answer {
-    Json(u16, Value),
-    Stream(Vec<Value>),
-    /// Server-sent events with an `event:` line each (the Responses API), named by `type`.
-    NamedStream(Vec<Value>),
-}
+/// The model the fake answers as.
+const MODEL: &str = "gpt-4o-mini-2024-07-18";
 
-/// A fake OpenAI API on loopback: answers every request with `answer`, keeps the request
-/// bodies.
-struct FakeOpenAi {
-    base: String,
-    bodies: Arc<Mutex<Vec<Value>>>,
-}
-
-impl FakeOpenAi {
-    async fn start(answer: Answer) -> FakeOpenAi {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/v1", listener.local_addr().unwrap());
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let kept = Arc::clone(&bodies);
-        tokio::spawn(async move {
-            while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(serve(conn, answer.clone(), Arc::clone(&kept)));
-            }
-        });
-        FakeOpenAi { base, bodies }
-    }
-
-    fn client(&self) -> OpikOpenAi<OpenAIConfig> {
-        // The dev-dependencies build reqwest with `rustls-no-provider` (for the example's HTTPS
-        // mode); a client can only be built once a crypto provider is installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let config = OpenAIConfig::new()
-            .with_api_base(&self.base)
-            .with_api_key("sk-test");
-        track_openai(async_openai::Client::with_config(config))
-    }
-}
-
-/// One HTTP/1.1 exchange: reads the request (headers, then `content-length` bytes), writes the
-/// answer and closes the connection.
-async fn serve(mut conn: TcpStream, answer: Answer, bodies: Arc<Mutex<Vec<Value>>>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let header_end = loop {
-        let n = conn.read(&mut chunk).await.unwrap_or(0);
-        if n == 0 {
-            return;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while buf.len() < header_end + length {
-        let n = conn.read(&mut chunk).await.unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    if let Ok(body) = serde_json::from_slice(&buf[header_end..]) {
-        bodies.lock().unwrap().push(body);
-    }
-    let response = match answer {
-        Answer::Json(status, body) => {
-            let body = body.to_string();
-            format!(
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-                 connection: close\r\n\r\n{body}",
-                body.len()
-            )
-        }
-        Answer::Stream(chunks) => {
-            let mut r = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
-                         connection: close\r\n\r\n"
-                .to_owned();
-            for c in chunks {
-                r.push_str(&format!("data: {c}\n\n"));
-            }
-            r.push_str("data: [DONE]\n\n");
-            r
-        }
-        Answer::NamedStream(events) => {
-            let mut r = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
-                         connection: close\r\n\r\n"
-                .to_owned();
-            for e in events {
-                r.push_str(&format!(
-                    "event: {}\ndata: {e}\n\n",
-                    e["type"].as_str().unwrap()
-                ));
-            }
-            r
-        }
-    };
-    let _ = conn.write_all(response.as_bytes()).await;
-    let _ = conn.shutdown().await;
+/// A client of the fake API, wrapped.
+fn wrapped(fake: &FakeOpenAi) -> OpikOpenAi<OpenAIConfig> {
+    // The dev-dependencies build reqwest with `rustls-no-provider` (for the example's HTTPS
+    // mode); a client can only be built once a crypto provider is installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = OpenAIConfig::new()
+        .with_api_base(fake.base_url())
+        .with_api_key("sk-test");
+    track_openai(async_openai::Client::with_config(config))
 }
 
 fn request(question: &str) -> CreateChatCompletionRequest {
@@ -140,25 +44,12 @@ fn request(question: &str) -> CreateChatCompletionRequest {
 }
 
 fn completion(text: &str) -> Value {
-    json!({
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1_764_000_000,
-        "model": "gpt-4o-mini-2024-07-18",
-        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": null,
-                     "message": {"role": "assistant", "content": text, "refusal": null}}],
-        "usage": {"prompt_tokens": 14, "completion_tokens": 9, "total_tokens": 23},
-    })
+    let usage = json!({"prompt_tokens": 14, "completion_tokens": 9, "total_tokens": 23});
+    openai::completion(MODEL, text, usage)
 }
 
 fn chunk(delta: Value, finish: Option<&str>, usage: Option<Value>) -> Value {
-    let choices = if delta.is_null() {
-        json!([])
-    } else {
-        json!([{"index": 0, "delta": delta, "finish_reason": finish}])
-    };
-    json!({
-        "id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1_764_000_000,
-        "model": "gpt-4o-mini-2024-07-18", "choices": choices, "usage": usage,
-    })
+    openai::chunk(MODEL, delta, finish, usage)
 }
 
 #[opik::track(name = "coach")]
@@ -190,8 +81,8 @@ async fn coach_streaming(openai: &OpikOpenAi, question: &str) -> String {
 
 #[tokio::test]
 async fn a_chat_completion_becomes_an_llm_span_under_the_tracked_call() {
-    let fake = FakeOpenAi::start(Answer::Json(200, completion("Try A minor pentatonic."))).await;
-    let openai = fake.client();
+    let fake = FakeOpenAi::start([Answer::Json(200, completion("Try A minor pentatonic."))]);
+    let openai = wrapped(&fake);
     let recorder = Recorder::new();
     let answer = recorder
         .run_async(coach(&openai, "Which scale fits a blues in A?"))
@@ -218,14 +109,14 @@ async fn a_chat_completion_becomes_an_llm_span_under_the_tracked_call() {
     assert_eq!(span["metadata"]["created_from"], "openai");
     assert_eq!(recorded.parent(span).unwrap()["name"], "coach");
     // The request the endpoint got is the one the app built.
-    let sent = fake.bodies.lock().unwrap().clone();
+    let sent = fake.bodies();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["model"], "gpt-4o-mini");
 }
 
 #[tokio::test]
 async fn a_streamed_completion_is_one_span_with_the_chunks_joined_and_the_usage() {
-    let fake = FakeOpenAi::start(Answer::Stream(vec![
+    let fake = FakeOpenAi::start([Answer::data_stream(vec![
         chunk(json!({"role": "assistant", "content": ""}), None, None),
         chunk(json!({"content": "Slow down "}), None, None),
         chunk(json!({"content": "to 70 bpm."}), None, None),
@@ -235,9 +126,8 @@ async fn a_streamed_completion_is_one_span_with_the_chunks_joined_and_the_usage(
             None,
             Some(json!({"prompt_tokens": 11, "completion_tokens": 6, "total_tokens": 17})),
         ),
-    ]))
-    .await;
-    let openai = fake.client();
+    ])]);
+    let openai = wrapped(&fake);
     let recorder = Recorder::new();
     let text = recorder
         .run_async(coach_streaming(&openai, "I keep rushing"))
@@ -255,18 +145,17 @@ async fn a_streamed_completion_is_one_span_with_the_chunks_joined_and_the_usage(
     assert_eq!(span["metadata"]["stream_chunks"], 5);
     assert!(span.get("error_info").is_none());
     assert_eq!(recorded.parent(span).unwrap()["name"], "coach-stream");
-    assert_eq!(fake.bodies.lock().unwrap()[0]["stream"], true);
+    assert_eq!(fake.bodies()[0]["stream"], true);
 }
 
 #[tokio::test]
 async fn a_failed_completion_records_the_error() {
-    let fake = FakeOpenAi::start(Answer::Json(
+    let fake = FakeOpenAi::start([Answer::Json(
         400,
         json!({"error": {"message": "model overloaded, try later", "type": "invalid_request_error",
                          "param": null, "code": null}}),
-    ))
-    .await;
-    let openai = fake.client();
+    )]);
+    let openai = wrapped(&fake);
     let recorder = Recorder::new();
     let answer = recorder.run_async(coach(&openai, "hello?")).await;
     assert!(answer.starts_with("error: "), "{answer}");
@@ -287,12 +176,11 @@ async fn a_failed_completion_records_the_error() {
 #[tokio::test]
 async fn a_stream_dropped_early_is_recorded_as_cancelled_with_what_arrived() {
     use futures_util::StreamExt;
-    let fake = FakeOpenAi::start(Answer::Stream(vec![
+    let fake = FakeOpenAi::start([Answer::data_stream(vec![
         chunk(json!({"role": "assistant", "content": "Half "}), None, None),
         chunk(json!({"content": "an answer"}), None, None),
-    ]))
-    .await;
-    let openai = fake.client();
+    ])]);
+    let openai = wrapped(&fake);
     let recorder = Recorder::new();
     recorder
         .run_async(async {
@@ -318,8 +206,8 @@ async fn a_stream_dropped_early_is_recorded_as_cancelled_with_what_arrived() {
 async fn recorded_completions_are_valid_opik_requests() {
     let server = fake_opik::FakeOpik::start();
     let client = common::client_for(&server);
-    let plain = FakeOpenAi::start(Answer::Json(200, completion("Use a metronome."))).await;
-    let streamed = FakeOpenAi::start(Answer::Stream(vec![
+    let plain = FakeOpenAi::start([Answer::Json(200, completion("Use a metronome."))]);
+    let streamed = FakeOpenAi::start([Answer::data_stream(vec![
         chunk(json!({"role": "assistant", "content": "Slow "}), None, None),
         chunk(json!({"content": "down."}), Some("stop"), None),
         chunk(
@@ -330,19 +218,17 @@ async fn recorded_completions_are_valid_opik_requests() {
                         "prompt_tokens_details": {"cached_tokens": 1}}),
             ),
         ),
-    ]))
-    .await;
-    let failing = FakeOpenAi::start(Answer::Json(
+    ])]);
+    let failing = FakeOpenAi::start([Answer::Json(
         400,
         json!({"error": {"message": "bad", "type": "invalid_request_error", "param": null,
                          "code": null}}),
-    ))
-    .await;
+    )]);
     client
         .scope(async {
-            coach(&plain.client(), "q1").await;
-            coach_streaming(&streamed.client(), "q2").await;
-            coach(&failing.client(), "q3").await;
+            coach(&wrapped(&plain), "q1").await;
+            coach_streaming(&wrapped(&streamed), "q2").await;
+            coach(&wrapped(&failing), "q3").await;
         })
         .await;
     assert!(
@@ -396,12 +282,11 @@ fn responses_request(question: &str) -> async_openai::types::responses::CreateRe
 
 #[tokio::test]
 async fn a_responses_call_is_an_llm_span_with_usage_including_cached_tokens() {
-    let fake = FakeOpenAi::start(Answer::Json(
+    let fake = FakeOpenAi::start([Answer::Json(
         200,
         response_body("Try A minor.", "completed"),
-    ))
-    .await;
-    let openai = fake.client();
+    )]);
+    let openai = wrapped(&fake);
     let recorder = Recorder::new();
     let response = recorder
         .run_async(openai.responses().create(responses_request("Which scale?")))
@@ -431,7 +316,7 @@ async fn a_responses_call_is_an_llm_span_with_usage_including_cached_tokens() {
     assert_eq!(span["metadata"]["type"], "openai_responses");
     assert_eq!(span["metadata"]["status"], "completed");
     assert!(span.get("error_info").is_none());
-    assert_eq!(fake.bodies.lock().unwrap()[0]["model"], "gpt-4o-mini");
+    assert_eq!(fake.bodies()[0]["model"], "gpt-4o-mini");
 }
 
 fn event(kind: &str, mut body: Value, seq: u64) -> Value {
@@ -445,7 +330,7 @@ async fn a_streamed_responses_call_records_the_final_response() {
     let mut created = response_body("", "in_progress");
     created["output"] = json!([]);
     created["usage"] = Value::Null;
-    let fake = FakeOpenAi::start(Answer::NamedStream(vec![
+    let fake = FakeOpenAi::start([Answer::event_stream(vec![
         event("response.created", json!({"response": created}), 0),
         event(
             "response.output_text.delta",
@@ -463,9 +348,8 @@ async fn a_streamed_responses_call_records_the_final_response() {
             json!({"response": response_body("Try A minor.", "completed")}),
             3,
         ),
-    ]))
-    .await;
-    let openai = fake.client();
+    ])]);
+    let openai = wrapped(&fake);
     let recorder = Recorder::new();
     let text = recorder
         .run_async(async {
@@ -496,7 +380,7 @@ async fn a_streamed_responses_call_records_the_final_response() {
     assert_eq!(span["model"], "gpt-4o-mini-2024-07-18");
     assert_eq!(span["metadata"]["stream_events"], 4);
     assert!(span.get("error_info").is_none(), "{span}");
-    assert_eq!(fake.bodies.lock().unwrap()[0]["stream"], true);
+    assert_eq!(fake.bodies()[0]["stream"], true);
 }
 
 #[tokio::test]
@@ -504,13 +388,12 @@ async fn a_failed_responses_stream_and_one_dropped_early_record_their_errors() {
     let mut failed = response_body("", "failed");
     failed["output"] = json!([]);
     failed["error"] = json!({"code": "server_error", "message": "the model crashed"});
-    let fake = FakeOpenAi::start(Answer::NamedStream(vec![event(
+    let fake = FakeOpenAi::start([Answer::event_stream(vec![event(
         "response.failed",
         json!({"response": failed}),
         0,
-    )]))
-    .await;
-    let openai = fake.client();
+    )])]);
+    let openai = wrapped(&fake);
     let recorder = Recorder::new();
     recorder
         .run_async(async {
@@ -531,13 +414,12 @@ async fn a_failed_responses_stream_and_one_dropped_early_record_their_errors() {
     );
     assert_eq!(span["error_info"]["message"], "the model crashed");
 
-    let half = FakeOpenAi::start(Answer::NamedStream(vec![event(
+    let half = FakeOpenAi::start([Answer::event_stream(vec![event(
         "response.output_text.delta",
         json!({"item_id": "m", "output_index": 0, "content_index": 0, "delta": "Half"}),
         0,
-    )]))
-    .await;
-    let openai = half.client();
+    )])]);
+    let openai = wrapped(&half);
     let recorder = Recorder::new();
     recorder
         .run_async(async {
@@ -558,15 +440,14 @@ async fn a_failed_responses_stream_and_one_dropped_early_record_their_errors() {
 
 #[tokio::test]
 async fn an_embeddings_call_is_an_llm_span_without_the_vectors() {
-    let fake = FakeOpenAi::start(Answer::Json(
+    let fake = FakeOpenAi::start([Answer::Json(
         200,
         json!({"object": "list", "model": "text-embedding-3-small",
                "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3]},
                         {"object": "embedding", "index": 1, "embedding": [0.4, 0.5, 0.6]}],
                "usage": {"prompt_tokens": 7, "total_tokens": 7}}),
-    ))
-    .await;
-    let openai = fake.client().with_provider("mistral_ai");
+    )]);
+    let openai = wrapped(&fake).with_provider("mistral_ai");
     let request = async_openai::types::embeddings::CreateEmbeddingRequestArgs::default()
         .model("text-embedding-3-small")
         .input(vec!["A minor", "E major"])
@@ -598,18 +479,16 @@ async fn an_embeddings_call_is_an_llm_span_without_the_vectors() {
 async fn responses_and_embeddings_are_valid_opik_requests() {
     let server = fake_opik::FakeOpik::start();
     let client = common::client_for(&server);
-    let responses = FakeOpenAi::start(Answer::Json(200, response_body("Yes.", "completed"))).await;
-    let embeddings = FakeOpenAi::start(Answer::Json(
+    let responses = FakeOpenAi::start([Answer::Json(200, response_body("Yes.", "completed"))]);
+    let embeddings = FakeOpenAi::start([Answer::Json(
         200,
         json!({"object": "list", "model": "text-embedding-3-small",
                "data": [{"object": "embedding", "index": 0, "embedding": [0.1]}],
                "usage": {"prompt_tokens": 2, "total_tokens": 2}}),
-    ))
-    .await;
+    )]);
     client
         .scope(async {
-            responses
-                .client()
+            wrapped(&responses)
                 .responses()
                 .create(responses_request("q"))
                 .await
@@ -619,8 +498,7 @@ async fn responses_and_embeddings_are_valid_opik_requests() {
                 .input("q")
                 .build()
                 .unwrap();
-            embeddings
-                .client()
+            wrapped(&embeddings)
                 .embeddings()
                 .create(request)
                 .await

@@ -94,6 +94,7 @@ mod datasets;
 mod experiments;
 mod filters;
 mod inspect;
+pub mod openai;
 mod projects;
 mod prompts;
 mod record;
