@@ -484,15 +484,6 @@ fn a09_child() {
     );
 }
 
-fn child_figure(stdout: &str, key: &str) -> Option<u64> {
-    stdout
-        .lines()
-        .find_map(|l| l.find("CHILD ").map(|i| &l[i..]))?
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
-        .and_then(|v| v.parse().ok())
-}
-
 #[test]
 fn a09_a_20_mib_file_is_uploaded_without_the_memory_of_its_size() {
     if common::proc_status_kib("VmHWM").is_none() {
@@ -506,26 +497,21 @@ fn a09_a_20_mib_file_is_uploaded_without_the_memory_of_its_size() {
     ] {
         let server = FakeOpik::start();
         server.attachment_mode(mode);
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "a09_child",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_VAR, server.base_url())
-            .env("OPIK_ATTACHMENT_CHILD_FILE", &path)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let file = path.to_str().expect("a UTF-8 temp path");
+        let stdout = common::run_child(
+            "a09_child",
+            &[
+                (CHILD_VAR, &*server.base_url()),
+                ("OPIK_ATTACHMENT_CHILD_FILE", file),
+            ],
+            &[],
         );
-        let growth = child_figure(&stdout, "growth_kib").expect("the child's figures");
-        assert_eq!(child_figure(&stdout, "uploaded"), Some(2), "{stdout}");
+        let growth = common::child_figure(&stdout, "growth_kib").expect("the child's figures");
+        assert_eq!(
+            common::child_figure(&stdout, "uploaded"),
+            Some(2),
+            "{stdout}"
+        );
         let big = server
             .attachments()
             .into_iter()

@@ -8,12 +8,11 @@
 
 mod common;
 
-use common::{TEST_KEY, TEST_PROJECT, TEST_WORKSPACE};
+use common::{captured_logs, log_text, TEST_KEY, TEST_PROJECT, TEST_WORKSPACE};
 use fake_opik::{Entity, FakeOpik, Reply};
 use opik::config::ConfigBuilder;
 use opik::export::{Client, DropReason, Stats};
 use serde_json::Value;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 // ---- tracked code ---------------------------------------------------------------------------
@@ -156,42 +155,6 @@ fn figures(case: &str, fault: &str, server: &FakeOpik, stats: &Stats, took: Dura
         stats.truncated,
         stats.in_progress_sent,
     );
-}
-
-/// Every log line the process emits (all targets, all levels), for the log checks. The
-/// exporter logs from its own thread, so this has to be the global subscriber.
-fn captured_logs() -> &'static Mutex<Vec<u8>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&logs);
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
-            .with_writer(move || Sink(Arc::clone(&sink)))
-            .finish();
-        let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
-        logs
-    })
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn log_text() -> String {
-    String::from_utf8_lossy(&captured_logs().lock().unwrap_or_else(|e| e.into_inner())).into_owned()
 }
 
 // ---- 1. 503 for a while -------------------------------------------------------------------
@@ -566,27 +529,17 @@ fn c04b_guard_drop_returns_within_its_deadline_and_the_process_exits() {
         ("none", "default"),
     ] {
         let t = Instant::now();
-        let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
-            .args([
-                "--exact",
-                "c04_child_guard_drop",
-                "--ignored",
-                "--nocapture",
-            ])
-            .env("OPIK_DELIVERY_CHILD_URL", server.base_url())
-            .env("OPIK_DELIVERY_CHILD_RUNTIME", runtime)
-            .env("OPIK_DELIVERY_CHILD_TIMEOUT", timeout)
-            .output()
-            .expect("child runs");
-        let took = t.elapsed();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "child ({runtime}) failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let stdout = common::run_child(
+            "c04_child_guard_drop",
+            &[
+                ("OPIK_DELIVERY_CHILD_URL", &*server.base_url()),
+                ("OPIK_DELIVERY_CHILD_RUNTIME", runtime),
+                ("OPIK_DELIVERY_CHILD_TIMEOUT", timeout),
+            ],
+            &[],
         );
+        let took = t.elapsed();
         assert!(stdout.contains("CHILD guard drop took"), "{stdout}");
-        assert!(stdout.contains("1 passed"), "the child test ran: {stdout}");
         assert!(
             stdout.contains("shutdown_deadline: 20"),
             "the loss is counted: {stdout}"

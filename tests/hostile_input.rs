@@ -240,19 +240,7 @@ fn h02_an_error_chain_that_loops_ends_with_a_note() {
 /// Runs the ignored test `child` in a child process with `OPIK_HOSTILE_CHILD_URL` set; returns
 /// its stdout. Fails (instead of crashing the suite) if the child crashed.
 fn run_child(child: &str, server: &FakeOpik) -> String {
-    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", child, "--ignored", "--nocapture"])
-        .env("OPIK_HOSTILE_CHILD_URL", server.base_url())
-        .output()
-        .expect("child runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "child {child} failed ({:?}): {stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    common::run_child(child, &[("OPIK_HOSTILE_CHILD_URL", server.base_url())], &[])
 }
 
 fn child_client() -> Option<opik::export::Client> {

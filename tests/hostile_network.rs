@@ -12,14 +12,17 @@
 
 mod common;
 
-use common::{TEST_KEY, TEST_PROJECT, TEST_WORKSPACE};
+use common::{
+    captured_logs, child_figure, child_line, log_text, run_child, TEST_KEY, TEST_PROJECT,
+    TEST_WORKSPACE,
+};
 use fake_opik::{FakeOpik, Reply};
 use opik::config::ConfigBuilder;
 use opik::export::{Client, DropReason, Stats};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 // ---- tracked code ---------------------------------------------------------------------------
@@ -93,86 +96,6 @@ fn dropped(stats: &Stats) -> String {
         .map(|(r, n)| format!("{r}={n}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Every log line this process emits (all targets, all levels). The exporter logs from its own
-/// thread, so this has to be the global subscriber.
-fn captured_logs() -> &'static Mutex<Vec<u8>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&logs);
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
-            .with_writer(move || Sink(Arc::clone(&sink)))
-            .finish();
-        let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
-        logs
-    })
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn log_text() -> String {
-    String::from_utf8_lossy(&captured_logs().lock().unwrap_or_else(|e| e.into_inner())).into_owned()
-}
-
-/// Runs the `#[ignore]`d test `name` of this binary in a child process with `env` added;
-/// returns its stdout once it passed.
-fn run_child(name: &str, env: &[(&str, String)], remove: &[&str]) -> String {
-    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args([
-        "--exact",
-        name,
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ]);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    for k in remove {
-        cmd.env_remove(k);
-    }
-    let out = cmd.output().expect("child runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "child {name} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("1 passed"), "the child test ran: {stdout}");
-    stdout
-}
-
-/// The child's `CHILD ...` line (the test harness may print the test's name before it).
-fn child_line(stdout: &str) -> &str {
-    stdout
-        .lines()
-        .find_map(|l| l.find("CHILD ").map(|i| &l[i..]))
-        .unwrap_or("")
-}
-
-/// The `key=value` figure on the child's `CHILD` line.
-fn child_figure(stdout: &str, key: &str) -> Option<u64> {
-    child_line(stdout)
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
-        .and_then(|v| v.parse().ok())
 }
 
 /// A raw HTTP/1.1 server on loopback: reads each request's head and body (recording every byte

@@ -22,19 +22,11 @@ fn builder(url: &str) -> ConfigBuilder {
 }
 
 fn run_child(child: &str, server: &FakeOpik) -> String {
-    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", child, "--ignored", "--nocapture"])
-        .env("OPIK_LIFECYCLE_CHILD_URL", server.base_url())
-        .output()
-        .expect("child runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "child {child} failed ({:?}): {stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    common::run_child(
+        child,
+        &[("OPIK_LIFECYCLE_CHILD_URL", server.base_url())],
+        &[],
+    )
 }
 
 fn child_url() -> Option<String> {

@@ -117,3 +117,93 @@ pub fn proc_status_kib(field: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// Runs the `#[ignore]`d test `name` of this test binary alone in a child process, with `env`
+/// set and `remove` unset: what could abort the process (a stack overflow), grow its memory or
+/// install the SDK globally fails one test instead of crashing the suite or leaking into other
+/// tests. Returns the child's stdout once it passed.
+pub fn run_child<V: AsRef<std::ffi::OsStr>>(
+    name: &str,
+    env: &[(&str, V)],
+    remove: &[&str],
+) -> String {
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args([
+        "--exact",
+        name,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    for k in remove {
+        cmd.env_remove(k);
+    }
+    let out = cmd.output().expect("child runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child {name} failed ({:?}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A child's `CHILD ...` line (the harness may print the test's name before it on the same
+/// line); empty when there is none.
+pub fn child_line(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .find_map(|l| l.find("CHILD ").map(|i| &l[i..]))
+        .unwrap_or("")
+}
+
+/// The `key=value` figure on a child's `CHILD ...` line.
+pub fn child_figure(stdout: &str, key: &str) -> Option<u64> {
+    child_line(stdout)
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Every log line this process emits (all targets, all levels), captured once installed. The
+/// exporter logs from its own thread, so this has to be the global subscriber.
+pub fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&logs);
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+            .with_writer(move || LogSink(Arc::clone(&sink)))
+            .finish();
+        let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
+        logs
+    })
+}
+
+/// What was logged since [`captured_logs`] was installed.
+pub fn log_text() -> String {
+    let logs = captured_logs().lock().unwrap_or_else(|e| e.into_inner());
+    String::from_utf8_lossy(&logs).into_owned()
+}
+
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
