@@ -400,7 +400,6 @@ fn local_view_shows_each_attachment_under_its_span_and_writes_a_line_for_it() {
     client.run(round_with_audio);
     assert!(client.flush(Duration::from_secs(5)).completed);
     drop(client);
-    std::thread::sleep(Duration::from_millis(100));
     let text = screen.text();
     assert!(
         text.contains("└─ speak [tool")
